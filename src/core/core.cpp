@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Locking rules and the generation protocol are stated in core.hpp.
+#include "core/core.hpp"
+
+#include "os/options.hpp"
+#include "os/sys.hpp"
+
+#include <cerrno>
+#include <new>
+
+namespace umn {
+
+bool address_order::less(const registration *a, const registration *b) {
+    if (a->start != b->start) return a->start < b->start;
+    return a->cookie < b->cookie;  // cookies are unique: a total order
+}
+
+void address_order::update(registration *r) {
+    uintptr_t m = r->end;
+    if (r->by_address.left && r->by_address.left->max_end > m) m = r->by_address.left->max_end;
+    if (r->by_address.right && r->by_address.right->max_end > m) m = r->by_address.right->max_end;
+    r->max_end = m;
+}
+
+namespace {
+
+// Calls f(r) for every registration overlapping [start, end).
+template <class F>
+void visit_overlapping(registration *t, uintptr_t start, uintptr_t end, F &f) {
+    if (!t || t->max_end <= start) return;
+    visit_overlapping(t->by_address.left, start, end, f);
+    if (t->start >= end) return;  // this node and its right subtree start too late
+    if (t->end > start) f(t);
+    visit_overlapping(t->by_address.right, start, end, f);
+}
+
+}  // namespace
+
+core::core(event_source &source) : limit_(options().max_registrations), source_(source) {
+    attach_error_ = source_.attach(*this);
+}
+
+core::~core() {
+    if (attach_error_ == 0) source_.detach(*this);
+    std::lock_guard update(update_lock_);
+    registration *all = nullptr;
+    {
+        std::lock_guard g(lock_);
+        while (registration *r = by_cookie_.root()) {
+            forget(r);
+            r->next = all;
+            all = r;
+        }
+    }
+    release(all);
+    if (event_fd_ >= 0) sys::close_fd(event_fd_);
+}
+
+const uint64_t *core::generation() const {
+    // std::atomic<uint64_t> is a plain uint64_t in memory (static_assert in
+    // notifier.cpp), so the inline umn_generation() can load it directly.
+    return reinterpret_cast<const uint64_t *>(&generation_);
+}
+
+registration *core::find_cookie(uint64_t cookie) const {
+    registration *t = by_cookie_.root();
+    while (t && t->cookie != cookie) t = cookie < t->cookie ? t->by_cookie.left : t->by_cookie.right;
+    return t;
+}
+
+int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
+    auto *r = new (std::nothrow) registration;
+    if (!r) return -ENOMEM;
+    r->start = start;
+    r->end = end;
+    r->cookie = cookie;
+
+    std::lock_guard update(update_lock_);
+    {
+        std::lock_guard g(lock_);
+        int rc = 0;
+        if (find_cookie(cookie))
+            rc = -EEXIST;
+        else if (count_ >= limit_)
+            rc = -ENOSPC;
+        if (rc) {
+            delete r;
+            return rc;
+        }
+        // Insert before watching: an event that arrives while the watch is
+        // being set up then finds the registration instead of missing it.
+        by_address_.insert(r);
+        by_cookie_.insert(r);
+        ++count_;
+    }
+    int rc = source_.watch(start, end);
+    if (rc == 0) return 0;
+    {
+        std::lock_guard g(lock_);
+        forget(r);
+    }
+    delete r;
+    return rc;
+}
+
+int core::remove(uint64_t cookie) {
+    registration *r;
+    std::lock_guard update(update_lock_);
+    {
+        std::lock_guard g(lock_);
+        r = find_cookie(cookie);
+        if (!r) return -ENOENT;
+        forget(r);
+    }
+    r->next = nullptr;
+    release(r);
+    return 0;
+}
+
+long core::drain(uint64_t *cookies, size_t max) {
+    wait_published();
+    registration *taken = nullptr;
+    long n = 0;
+    std::lock_guard update(update_lock_);
+    {
+        std::lock_guard g(lock_);
+        while (invalid_head_ && static_cast<size_t>(n) < max) {
+            registration *r = invalid_head_;
+            cookies[n++] = r->cookie;
+            forget(r);
+            r->next = taken;
+            taken = r;
+        }
+    }
+    release(taken);
+    return n;
+}
+
+int core::poll_fd() {
+    std::lock_guard g(lock_);
+    if (event_fd_ < 0) {
+        int fd = sys::make_eventfd();
+        if (fd < 0) return fd;
+        event_fd_ = fd;
+        readable_ = false;
+        set_readable(invalid_head_ != nullptr);
+    }
+    return event_fd_;
+}
+
+int core::set_limit(size_t max_registrations) {
+    if (max_registrations == 0) return -EINVAL;
+    std::lock_guard g(lock_);
+    limit_ = max_registrations;
+    return 0;
+}
+
+// Removes r from whichever structure holds it. Caller holds lock_.
+void core::forget(registration *r) {
+    if (r->invalid)
+        unlink_invalid(r);
+    else
+        by_address_.erase(r);
+    by_cookie_.erase(r);
+    --count_;
+}
+
+// Unwatches and frees a list linked through `next`, outside lock_.
+void core::release(registration *list) {
+    while (list) {
+        registration *next = list->next;
+        source_.unwatch(list->start, list->end);
+        delete list;
+        list = next;
+    }
+}
+
+void core::append_invalid(registration *r) {
+    r->invalid = true;
+    r->next = nullptr;
+    r->prev = invalid_tail_;
+    if (invalid_tail_)
+        invalid_tail_->next = r;
+    else
+        invalid_head_ = r;
+    invalid_tail_ = r;
+}
+
+void core::unlink_invalid(registration *r) {
+    (r->prev ? r->prev->next : invalid_head_) = r->next;
+    (r->next ? r->next->prev : invalid_tail_) = r->prev;
+    r->prev = r->next = nullptr;
+    r->invalid = false;
+    if (!invalid_head_) set_readable(false);
+}
+
+void core::set_readable(bool readable) {
+    if (event_fd_ < 0 || readable == readable_) return;
+    readable_ = readable;
+    if (readable)
+        sys::eventfd_raise(event_fd_);
+    else
+        sys::eventfd_clear(event_fd_);
+}
+
+// Unlinks every live registration overlapping [start, end) from the address
+// tree; returns them linked through `next`. Caller holds lock_.
+registration *core::take_overlapping(uintptr_t start, uintptr_t end) {
+    registration *found = nullptr;
+    auto collect = [&](registration *r) {
+        r->next = found;
+        found = r;
+    };
+    visit_overlapping(by_address_.root(), start, end, collect);
+    for (registration *r = found; r; r = r->next) by_address_.erase(r);
+    return found;
+}
+
+void core::announce() {
+    // E1: seq_cst RMW before the source releases the unmapping thread.
+    announced_ = generation_.fetch_add(1, std::memory_order_seq_cst) + 1;
+}
+
+void core::invalidate(uintptr_t start, uintptr_t end) {
+    std::lock_guard g(lock_);
+    registration *r = take_overlapping(start, end);
+    while (r) {
+        registration *next = r->next;
+        append_invalid(r);
+        r = next;
+    }
+    if (invalid_head_) set_readable(true);
+}
+
+void core::publish() {
+    // E2: pairs with the acquire load in wait_published().
+    published_.store(announced_, std::memory_order_release);
+}
+
+bool core::invalidate_now(uintptr_t start, uintptr_t end) {
+    std::lock_guard g(lock_);
+    registration *r = take_overlapping(start, end);
+    if (!r) return false;
+    announce();
+    while (r) {
+        registration *next = r->next;
+        append_invalid(r);
+        r = next;
+    }
+    set_readable(true);
+    publish();
+    return true;
+}
+
+void core::wait_published() const {
+    // E2: a generation observed here has its cookies linked once published_
+    // reaches it. The announcer is never blocked on a lock an application
+    // thread holds, so this wait is bounded by one event's processing.
+    uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (unsigned spins = 0; published_.load(std::memory_order_acquire) < seen; ++spins)
+        sys::relax(spins);
+}
+
+}  // namespace umn

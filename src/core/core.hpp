@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The user-space notifier core: registrations, the generation, the one-shot
+// invalid list. Backend for the userfaultfd and hooks monitors.
+//
+// Locking rules
+//   update_lock_  serializes the application-side mutations (add, remove,
+//                 drain, destruction). It may be held across watch/unwatch
+//                 system calls, allocation and free. Event sources never
+//                 take it.
+//   lock_         protects both trees, the invalid list, the counters and the
+//                 eventfd. Held for a few hundred instructions at most: no
+//                 allocation, no free, no blocking system call inside. Taken
+//                 by event sources (the userfaultfd monitor thread, a hooked
+//                 libc call) and, nested inside update_lock_, by the
+//                 application-side paths. Order: update_lock_ -> lock_.
+//
+// Generation protocol (every memory-order argument below names its edge)
+//   generation_   the public counter, alone on its cache line. Only grows.
+//   published_    the last generation whose cookies are on the invalid list.
+//   E1: a source moves generation_ (seq_cst RMW: a full barrier on x86, so it
+//       is globally visible before the source releases the unmapping thread)
+//       before the call that invalidated returns to its caller.
+//   E2: the cookies are linked under lock_, then published_ is stored with
+//       release; drain() acquires published_ until it reaches the generation
+//       it observed, then takes lock_: whoever saw the generation move finds
+//       the cookies ("already drainable").
+//   announce()/publish() pairs of one core are serialized by the source (one
+//   monitor thread, or lock_ for invalidate_now()).
+#pragma once
+
+#include "core/treap.hpp"
+#include "monitor/monitor.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+namespace umn {
+
+struct registration {
+    uintptr_t start = 0;  // page aligned
+    uintptr_t end = 0;    // page aligned, exclusive
+    uint64_t cookie = 0;
+    treap_links<registration> by_address;
+    uintptr_t max_end = 0;  // largest end in this address subtree
+    treap_links<registration> by_cookie;
+    registration *prev = nullptr;  // invalid list links
+    registration *next = nullptr;
+    bool invalid = false;
+};
+
+struct address_order {
+    static treap_links<registration> &links(registration *r) { return r->by_address; }
+    static bool less(const registration *a, const registration *b);
+    static void update(registration *r);
+};
+
+struct cookie_order {
+    static treap_links<registration> &links(registration *r) { return r->by_cookie; }
+    static bool less(const registration *a, const registration *b) {
+        return a->cookie < b->cookie;
+    }
+    static void update(registration *) {}
+};
+
+class core final : public backend {
+public:
+    // Attaches to `source`; check error() afterwards.
+    explicit core(event_source &source);
+    ~core() override;
+    core(const core &) = delete;
+    core &operator=(const core &) = delete;
+    int error() const { return attach_error_; }
+
+    int add(uintptr_t start, uintptr_t end, uint64_t cookie) override;
+    int remove(uint64_t cookie) override;
+    long drain(uint64_t *cookies, size_t max) override;
+    int poll_fd() override;
+    int set_limit(size_t max_registrations) override;
+    const uint64_t *generation() const override;
+
+    // For event sources. See the generation protocol above.
+    void announce();
+    void invalidate(uintptr_t start, uintptr_t end);
+    void publish();
+    // announce + invalidate + publish in one critical section, moving the
+    // generation only if a registration overlaps. Returns whether one did.
+    bool invalidate_now(uintptr_t start, uintptr_t end);
+
+    // Intrusive link for the source's list of attached cores.
+    core *next_attached = nullptr;
+
+private:
+    registration *find_cookie(uint64_t cookie) const;
+    registration *take_overlapping(uintptr_t start, uintptr_t end);
+    void append_invalid(registration *r);
+    void unlink_invalid(registration *r);
+    void forget(registration *r);
+    void wait_published() const;
+    void set_readable(bool readable);
+    void release(registration *list);
+
+    alignas(64) std::atomic<uint64_t> generation_{0};
+    alignas(64) std::atomic<uint64_t> published_{0};
+    uint64_t announced_ = 0;  // written by the serialized announcer only
+
+    alignas(64) std::mutex lock_;
+    treap<registration, address_order> by_address_;
+    treap<registration, cookie_order> by_cookie_;
+    registration *invalid_head_ = nullptr;
+    registration *invalid_tail_ = nullptr;
+    size_t count_ = 0;  // live plus undrained
+    size_t limit_;
+    int event_fd_ = -1;
+    bool readable_ = false;
+
+    std::mutex update_lock_;
+    event_source &source_;
+    int attach_error_ = 0;
+};
+
+}  // namespace umn

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The object behind the opaque umn_notifier handle.
+#pragma once
+
+#include <umn/umn.h>
+
+#include "monitor/monitor.hpp"
+
+#include <cstdint>
+#include <memory>
+
+struct umn_notifier {
+    umn__notifier_head head;  // first: umn_generation() reads it through the handle
+    umn_monitor monitor;
+    uint64_t fork_epoch;  // the process generation that opened it (fork.cpp)
+    umn::backend *backend;
+    umn_notifier *registry_prev;  // fork.cpp's list of open notifiers
+    umn_notifier *registry_next;
+};
+
+namespace umn {
+
+// fork.cpp: a counter bumped in every child; a notifier from an older epoch
+// belongs to an ancestor.
+uint64_t fork_epoch();
+void registry_add(umn_notifier *n);
+void registry_remove(umn_notifier *n);
+
+// Opens the backend for one concrete monitor.
+int open_backend(umn_monitor monitor, std::unique_ptr<backend> *out);
+// Resolves AUTO (and UMN_MONITOR) to the monitor open would use, with why.
+umn_monitor choose_monitor(umn_monitor requested, std::string *why);
+
+}  // namespace umn

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// An intrusive treap: the nodes are the caller's objects, so inserting and
+// erasing never allocate (the notifier core calls erase from monitor
+// callbacks, where allocating could re-enter an allocator's munmap).
+// No Debian library offers an intrusive tree with a user augmentation hook,
+// which the interval search needs.
+//
+// Traits supplies: `links(Node*) -> treap_links<Node>&`, `less(const Node*,
+// const Node*)` (a strict total order), and `update(Node*)` called whenever a
+// node's children change (for augmented data such as an interval's max end).
+// Not thread-safe: the owner locks.
+#pragma once
+
+#include <cstdint>
+
+namespace umn {
+
+template <class Node>
+struct treap_links {
+    Node *left = nullptr;
+    Node *right = nullptr;
+    uint64_t priority = 0;
+};
+
+template <class Node, class Traits>
+class treap {
+public:
+    Node *root() const { return root_; }
+    bool empty() const { return root_ == nullptr; }
+
+    void insert(Node *n) {
+        auto &l = Traits::links(n);
+        l.left = l.right = nullptr;
+        l.priority = mix(reinterpret_cast<uintptr_t>(n));
+        Traits::update(n);
+        root_ = insert_at(root_, n);
+    }
+
+    // `n` must be in this treap.
+    void erase(Node *n) { root_ = erase_at(root_, n); }
+
+private:
+    static Node *&left(Node *n) { return Traits::links(n).left; }
+    static Node *&right(Node *n) { return Traits::links(n).right; }
+    static uint64_t priority(Node *n) { return Traits::links(n).priority; }
+
+    // splitmix64: priorities that look random but need no state.
+    static uint64_t mix(uint64_t x) {
+        x += 0x9e3779b97f4a7c15ull;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+        return x ^ (x >> 31);
+    }
+
+    // Splits t into l (nodes less than k) and r (the rest).
+    static void split(Node *t, const Node *k, Node *&l, Node *&r) {
+        if (!t) {
+            l = r = nullptr;
+        } else if (Traits::less(t, k)) {
+            split(right(t), k, right(t), r);
+            l = t;
+            Traits::update(t);
+        } else {
+            split(left(t), k, l, left(t));
+            r = t;
+            Traits::update(t);
+        }
+    }
+
+    // Every node of l is less than every node of r.
+    static Node *merge(Node *l, Node *r) {
+        if (!l) return r;
+        if (!r) return l;
+        if (priority(l) > priority(r)) {
+            right(l) = merge(right(l), r);
+            Traits::update(l);
+            return l;
+        }
+        left(r) = merge(l, left(r));
+        Traits::update(r);
+        return r;
+    }
+
+    static Node *insert_at(Node *t, Node *n) {
+        if (!t) return n;
+        if (priority(n) > priority(t)) {
+            split(t, n, left(n), right(n));
+            Traits::update(n);
+            return n;
+        }
+        if (Traits::less(n, t))
+            left(t) = insert_at(left(t), n);
+        else
+            right(t) = insert_at(right(t), n);
+        Traits::update(t);
+        return t;
+    }
+
+    static Node *erase_at(Node *t, Node *n) {
+        if (t == n) return merge(left(t), right(t));
+        if (Traits::less(n, t))
+            left(t) = erase_at(left(t), n);
+        else
+            right(t) = erase_at(right(t), n);
+        Traits::update(t);
+        return t;
+    }
+
+    Node *root_ = nullptr;
+};
+
+}  // namespace umn

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The thin OS layer: every system call the library makes outside a monitor's
+// own file goes through here. Functions return a negative errno, never set it
+// for the caller to read.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace umn::sys {
+
+size_t page_size();
+inline uintptr_t page_floor(uintptr_t a) { return a & ~(page_size() - 1); }
+
+int make_eventfd();           // non-blocking, close-on-exec
+void eventfd_raise(int fd);   // makes fd readable
+void eventfd_clear(int fd);   // makes fd unreadable
+void close_fd(int fd);
+int open_rdwr(const char *path);  // close-on-exec; -errno on failure
+
+// Spin-then-yield backoff for short waits on another thread's progress.
+void relax(unsigned spins);
+
+// Blocks every signal in the calling thread; returns the old mask in *old.
+struct signal_mask {
+    unsigned long bits[128 / sizeof(unsigned long)];
+};
+void block_all_signals(signal_mask *old);
+void restore_signals(const signal_mask &old);
+
+}  // namespace umn::sys
