@@ -7,7 +7,8 @@ TEST(Smoke, MunmapInvalidates) {
     umn_notifier *n;
     ASSERT_EQ(umn_notifier_open(&n, UMN_MONITOR_UFFD), 0);
     long page = sysconf(_SC_PAGESIZE);
-    void *p = mmap(nullptr, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    void *p = mmap(nullptr, 3 * page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     ASSERT_NE(p, MAP_FAILED);
     ASSERT_EQ(umn_register(n, p, 3 * page, 42), 0);
     uint64_t g = umn_generation(n);

@@ -68,8 +68,7 @@ struct umn__notifier_head {
  * compares it at each hit never serves memory unmapped before the lookup.
  * One acquire load, no system call. In a forked child it reads UINT64_MAX.
  */
-static inline uint64_t umn_generation(const umn_notifier *n)
-{
+static inline uint64_t umn_generation(const umn_notifier *n) {
     if (!n) return 0;
     return __atomic_load_n(((const struct umn__notifier_head *)(const void *)n)->generation,
                            __ATOMIC_ACQUIRE);

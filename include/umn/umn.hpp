@@ -20,7 +20,7 @@ inline std::error_code make_error(long rc) {
 }
 
 class notifier {
-public:
+  public:
     notifier() = default;
     notifier(const notifier &) = delete;
     notifier &operator=(const notifier &) = delete;
@@ -62,7 +62,7 @@ public:
         return n < 0 ? 0 : static_cast<size_t>(n);
     }
 
-private:
+  private:
     umn_notifier *n_ = nullptr;
 };
 

@@ -64,7 +64,8 @@ const uint64_t *core::generation() const {
 
 registration *core::find_cookie(uint64_t cookie) const {
     registration *t = by_cookie_.root();
-    while (t && t->cookie != cookie) t = cookie < t->cookie ? t->by_cookie.left : t->by_cookie.right;
+    while (t && t->cookie != cookie)
+        t = cookie < t->cookie ? t->by_cookie.left : t->by_cookie.right;
     return t;
 }
 

@@ -57,14 +57,12 @@ struct address_order {
 
 struct cookie_order {
     static treap_links<registration> &links(registration *r) { return r->by_cookie; }
-    static bool less(const registration *a, const registration *b) {
-        return a->cookie < b->cookie;
-    }
+    static bool less(const registration *a, const registration *b) { return a->cookie < b->cookie; }
     static void update(registration *) {}
 };
 
 class core final : public backend {
-public:
+  public:
     // Attaches to `source`; check error() afterwards.
     explicit core(event_source &source);
     ~core() override;
@@ -90,7 +88,7 @@ public:
     // Intrusive link for the source's list of attached cores.
     core *next_attached = nullptr;
 
-private:
+  private:
     registration *find_cookie(uint64_t cookie) const;
     registration *take_overlapping(uintptr_t start, uintptr_t end);
     void append_invalid(registration *r);

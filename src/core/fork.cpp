@@ -21,8 +21,12 @@ umn_notifier *registry_head = nullptr;
 std::atomic<uint64_t> epoch{0};
 const uint64_t forked_generation = UINT64_MAX;
 
-void before_fork() { registry_lock.lock(); }
-void after_fork_parent() { registry_lock.unlock(); }
+void before_fork() {
+    registry_lock.lock();
+}
+void after_fork_parent() {
+    registry_lock.unlock();
+}
 
 void after_fork_child() {
     epoch.fetch_add(1, std::memory_order_relaxed);
@@ -40,7 +44,9 @@ void install_fork_handlers() {
 
 }  // namespace
 
-uint64_t fork_epoch() { return epoch.load(std::memory_order_relaxed); }
+uint64_t fork_epoch() {
+    return epoch.load(std::memory_order_relaxed);
+}
 
 void registry_add(umn_notifier *n) {
     install_fork_handlers();

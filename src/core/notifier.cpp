@@ -34,19 +34,19 @@ int open_core(event_source *source, int error, std::unique_ptr<backend> *out) {
 int open_backend(umn_monitor monitor, std::unique_ptr<backend> *out) {
     int error = 0;
     switch (monitor) {
-    case UMN_MONITOR_KERNEL:
-        *out = open_kernel_backend(&error);
-        return *out ? 0 : error;
-    case UMN_MONITOR_UFFD: {
-        event_source *s = uffd_source(&error);
-        return open_core(s, error, out);
-    }
-    case UMN_MONITOR_HOOKS: {
-        event_source *s = hooks_source(&error);
-        return open_core(s, error, out);
-    }
-    default:
-        return -EINVAL;
+        case UMN_MONITOR_KERNEL:
+            *out = open_kernel_backend(&error);
+            return *out ? 0 : error;
+        case UMN_MONITOR_UFFD: {
+            event_source *s = uffd_source(&error);
+            return open_core(s, error, out);
+        }
+        case UMN_MONITOR_HOOKS: {
+            event_source *s = hooks_source(&error);
+            return open_core(s, error, out);
+        }
+        default:
+            return -EINVAL;
     }
 }
 

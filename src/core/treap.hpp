@@ -24,7 +24,7 @@ struct treap_links {
 
 template <class Node, class Traits>
 class treap {
-public:
+  public:
     Node *root() const { return root_; }
     bool empty() const { return root_ == nullptr; }
 
@@ -39,7 +39,7 @@ public:
     // `n` must be in this treap.
     void erase(Node *n) { root_ = erase_at(root_, n); }
 
-private:
+  private:
     static Node *&left(Node *n) { return Traits::links(n).left; }
     static Node *&right(Node *n) { return Traits::links(n).right; }
     static uint64_t priority(Node *n) { return Traits::links(n).priority; }

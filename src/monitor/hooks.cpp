@@ -6,7 +6,9 @@
 
 namespace umn {
 
-probe_result probe_hooks() { return {-ENOTSUP, "hooks monitor not built yet"}; }
+probe_result probe_hooks() {
+    return {-ENOTSUP, "hooks monitor not built yet"};
+}
 
 event_source *hooks_source(int *error) {
     *error = -ENOTSUP;

@@ -6,7 +6,9 @@
 
 namespace umn {
 
-probe_result probe_kernel() { return {-ENOENT, "/dev/umn backend not built yet"}; }
+probe_result probe_kernel() {
+    return {-ENOENT, "/dev/umn backend not built yet"};
+}
 
 std::unique_ptr<backend> open_kernel_backend(int *error) {
     *error = -ENOENT;

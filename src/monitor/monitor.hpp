@@ -24,7 +24,7 @@ class core;
 
 // What umn_register & co. call. Ranges are page aligned: [start, end).
 class backend {
-public:
+  public:
     virtual ~backend() = default;
     virtual int add(uintptr_t start, uintptr_t end, uint64_t cookie) = 0;
     virtual int remove(uint64_t cookie) = 0;
@@ -44,7 +44,7 @@ public:
 //     (userfaultfd) calls core::announce() before releasing it and
 //     core::publish() once the cookies are on the invalid list.
 class event_source {
-public:
+  public:
     virtual ~event_source() = default;
     virtual int attach(core &c) = 0;
     virtual void detach(core &c) = 0;

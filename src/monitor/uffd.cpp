@@ -37,6 +37,7 @@
 #include <mutex>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
@@ -116,8 +117,22 @@ int open_initialized(std::string *why) {
     return fd;
 }
 
+// UFFDIO_REGISTER says EINVAL both for a range with nothing mapped and for
+// memory userfaultfd cannot watch (file-backed private mappings): tell them
+// apart so the caller learns which.
+int register_error(uintptr_t start, uintptr_t end, int error) {
+    if (error != EINVAL) return -error;
+    unsigned char present[64];
+    const uintptr_t chunk = sizeof present * sys::page_size();
+    for (uintptr_t at = start; at < end; at += chunk) {
+        size_t len = std::min(chunk, end - at);
+        if (mincore(reinterpret_cast<void *>(at), len, present)) return -EFAULT;
+    }
+    return -ENOTSUP;
+}
+
 class uffd_monitor final : public event_source {
-public:
+  public:
     explicit uffd_monitor(int fd) : fd_(fd) {}
 
     int attach(core &c) override;
@@ -126,7 +141,7 @@ public:
     void unwatch(uintptr_t start, uintptr_t end) override;
     void forget();
 
-private:
+  private:
     struct segment {
         uintptr_t end;
         size_t count;
@@ -212,24 +227,24 @@ void uffd_monitor::invalidate_all(uintptr_t start, uintptr_t end) {
 
 void uffd_monitor::dispatch(const uffd_msg &msg) {
     switch (msg.event) {
-    case UFFD_EVENT_UNMAP:
-    case UFFD_EVENT_REMOVE:
-        invalidate_all(msg.arg.remove.start, msg.arg.remove.end);
-        break;
-    case UFFD_EVENT_REMAP:
-        invalidate_all(msg.arg.remap.from, msg.arg.remap.from + msg.arg.remap.len);
-        break;
-    case UFFD_EVENT_PAGEFAULT: {
-        // Never expected: nothing is write-protected. Should the kernel
-        // deliver a fault anyway, resolve it rather than hang the thread.
-        uffdio_writeprotect wp{};
-        wp.range.start = sys::page_floor(msg.arg.pagefault.address);
-        wp.range.len = sys::page_size();
-        ioctl(fd_, UFFDIO_WRITEPROTECT, &wp);
-        break;
-    }
-    default:
-        break;
+        case UFFD_EVENT_UNMAP:
+        case UFFD_EVENT_REMOVE:
+            invalidate_all(msg.arg.remove.start, msg.arg.remove.end);
+            break;
+        case UFFD_EVENT_REMAP:
+            invalidate_all(msg.arg.remap.from, msg.arg.remap.from + msg.arg.remap.len);
+            break;
+        case UFFD_EVENT_PAGEFAULT: {
+            // Never expected: nothing is write-protected. Should the kernel
+            // deliver a fault anyway, resolve it rather than hang the thread.
+            uffdio_writeprotect wp{};
+            wp.range.start = sys::page_floor(msg.arg.pagefault.address);
+            wp.range.len = sys::page_size();
+            ioctl(fd_, UFFDIO_WRITEPROTECT, &wp);
+            break;
+        }
+        default:
+            break;
     }
 }
 
@@ -253,7 +268,7 @@ int uffd_monitor::watch(uintptr_t start, uintptr_t end) {
     reg.range.start = start;
     reg.range.len = end - start;
     reg.mode = UFFDIO_REGISTER_MODE_WP;
-    if (ioctl(fd_, UFFDIO_REGISTER, &reg)) return errno == EINVAL ? -EFAULT : -errno;
+    if (ioctl(fd_, UFFDIO_REGISTER, &reg)) return register_error(start, end, errno);
     split_at(start);
     split_at(end);
     uintptr_t at = start;

@@ -49,10 +49,14 @@ bool parse_monitor(const std::string &text, umn_monitor *out) {
 
 const char *monitor_name(umn_monitor m) {
     switch (m) {
-    case UMN_MONITOR_KERNEL: return "kernel";
-    case UMN_MONITOR_UFFD: return "uffd";
-    case UMN_MONITOR_HOOKS: return "hooks";
-    default: return "auto";
+        case UMN_MONITOR_KERNEL:
+            return "kernel";
+        case UMN_MONITOR_UFFD:
+            return "uffd";
+        case UMN_MONITOR_HOOKS:
+            return "hooks";
+        default:
+            return "auto";
     }
 }
 
@@ -68,10 +72,17 @@ bool parse_size(const std::string &text, size_t *out) {
     unsigned shift = 0;
     if (i < text.size()) {
         switch (std::tolower(static_cast<unsigned char>(text[i]))) {
-        case 'k': shift = 10; break;
-        case 'm': shift = 20; break;
-        case 'g': shift = 30; break;
-        default: return false;
+            case 'k':
+                shift = 10;
+                break;
+            case 'm':
+                shift = 20;
+                break;
+            case 'g':
+                shift = 30;
+                break;
+            default:
+                return false;
         }
         if (++i != text.size()) return false;
     }

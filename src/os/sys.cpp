@@ -35,7 +35,9 @@ void eventfd_clear(int fd) {
     (void)r;
 }
 
-void close_fd(int fd) { close(fd); }
+void close_fd(int fd) {
+    close(fd);
+}
 
 int open_rdwr(const char *path) {
     int fd = open(path, O_RDWR | O_CLOEXEC);

@@ -10,11 +10,13 @@
 namespace umn::sys {
 
 size_t page_size();
-inline uintptr_t page_floor(uintptr_t a) { return a & ~(page_size() - 1); }
+inline uintptr_t page_floor(uintptr_t a) {
+    return a & ~(page_size() - 1);
+}
 
-int make_eventfd();           // non-blocking, close-on-exec
-void eventfd_raise(int fd);   // makes fd readable
-void eventfd_clear(int fd);   // makes fd unreadable
+int make_eventfd();          // non-blocking, close-on-exec
+void eventfd_raise(int fd);  // makes fd readable
+void eventfd_clear(int fd);  // makes fd unreadable
 void close_fd(int fd);
 int open_rdwr(const char *path);  // close-on-exec; -errno on failure
 

@@ -12,7 +12,9 @@ namespace {
 constexpr uint64_t present_bit = uint64_t{1} << 63;
 constexpr uint64_t pfn_mask = (uint64_t{1} << 55) - 1;
 
-size_t page() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+size_t page() {
+    return static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
 
 }  // namespace
 

@@ -15,7 +15,7 @@ namespace umn::testkit {
 using frames = std::vector<uint64_t>;
 
 class pagemap {
-public:
+  public:
     pagemap();
     ~pagemap();
     pagemap(const pagemap &) = delete;
@@ -26,7 +26,7 @@ public:
     // Frames of every page touched by [addr, addr + len).
     frames read(const void *addr, size_t len) const;
 
-private:
+  private:
     int fd_ = -1;
     bool available_ = false;
 };

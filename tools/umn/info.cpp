@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "commands.hpp"
+
+#include "core/notifier.hpp"
+#include "monitor/monitor.hpp"
+#include "os/options.hpp"
+#include "pagemap.hpp"
+
+#include <fmt/core.h>
+
+namespace umn::cli {
+
+namespace {
+
+void print_monitor(const char *name, const probe_result &r) {
+    fmt::print("  {:<8} {:<4} {}\n", name, r.error ? "no" : "yes", r.detail);
+}
+
+}  // namespace
+
+int info() {
+    fmt::print("umn {}.{}\n\nmonitors:\n", UMN_VERSION_MAJOR, UMN_VERSION_MINOR);
+    print_monitor("kernel", probe_kernel());
+    print_monitor("uffd", probe_uffd());
+    print_monitor("hooks", probe_hooks());
+    const options_t &o = options();
+    if (o.monitor_invalid)
+        fmt::print("\nUMN_MONITOR={} is not a monitor (kernel, uffd, hooks or auto)\n",
+                   o.monitor_text);
+    std::string why;
+    umn_monitor chosen = choose_monitor(UMN_MONITOR_AUTO, &why);
+    fmt::print("\nAUTO chooses: {} ({})\n", monitor_name(chosen), why);
+    testkit::pagemap pm;
+    fmt::print("ground truth for `umn check`: {}\n", pm.available()
+                                                         ? "physical frames from /proc/self/pagemap"
+                                                         : "unavailable (frame numbers need root)");
+    return 0;
+}
+
+}  // namespace umn::cli
