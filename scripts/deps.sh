@@ -1,0 +1,25 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Installs the Debian 12 packages umn builds and tests with. Does nothing when
+# they are all present already; uses sudo when not run as root.
+set -euo pipefail
+packages=(
+    # build
+    build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
+    libcli11-dev libfmt-dev nlohmann-json3-dev liburing-dev libibverbs-dev
+    # tests and benchmarks
+    libgtest-dev libgmock-dev libbenchmark-dev libucx-dev valgrind
+    # kernel module and its qemu test
+    linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils kmod
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}"
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
