@@ -76,6 +76,10 @@ int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
     r->end = end;
     r->cookie = cookie;
 
+    // An event announced before this call (its unmapping call has returned)
+    // is processed before the registration exists: a thread never sees its
+    // new registration invalidated by a call it had already finished.
+    wait_published();
     std::lock_guard update(update_lock_);
     {
         std::lock_guard g(lock_);

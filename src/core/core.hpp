@@ -23,7 +23,9 @@
 //   E2: the cookies are linked under lock_, then published_ is stored with
 //       release; drain() acquires published_ until it reaches the generation
 //       it observed, then takes lock_: whoever saw the generation move finds
-//       the cookies ("already drainable").
+//       the cookies ("already drainable"). add() waits the same way, so an
+//       event from a call that returned before add() began never reaches
+//       the new registration.
 //   announce()/publish() pairs of one core are serialized by the source (one
 //   monitor thread, or lock_ for invalidate_now()).
 #pragma once
