@@ -9,6 +9,8 @@ packages=(
     libcli11-dev libfmt-dev nlohmann-json3-dev liburing-dev libibverbs-dev
     # tests and benchmarks
     libgtest-dev libgmock-dev libbenchmark-dev libucx-dev valgrind
+    # reliability tests: stack dumps on hangs (tests/reliability/watchdog.hpp)
+    gdb
     # kernel module and its qemu test (tests/vm/kernel.sh fetches the kernel
     # image matching linux-headers-amd64 with `apt-get download`, unpacks it)
     linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils kmod
