@@ -74,6 +74,109 @@ static inline uint64_t umn_generation(const umn_notifier *n) {
                            __ATOMIC_ACQUIRE);
 }
 
+/* --------------------------------------------------------------------- cache */
+
+/*
+ * A registration cache: umn_cache_get() returns a region registered with a
+ * device (through a registrar) that covers [addr, addr + len), registering on
+ * a miss; a hit costs a few loads and one atomic on the region's own cache
+ * line. Regions whose memory is unmapped, replaced or discarded leave the
+ * cache at once (the cache watches them with its own notifier) and are
+ * deregistered after their last umn_cache_put(). docs/cache.md has the design.
+ */
+typedef struct umn_cache umn_cache;
+typedef struct umn_region umn_region;
+
+/*
+ * How the cache registers memory with a device. `reg` registers the page
+ * aligned [addr, addr + len) and stores a handle (an MR pointer, a buffer
+ * index); it returns 0 or a negative errno (-ENOMEM, -EAGAIN and -ENOSPC make
+ * the cache evict unused regions and retry once). `dereg` undoes one `reg`.
+ * Both may be called from any thread that calls the cache, never from a
+ * monitor callback and never with a cache lock held by a hit. They must be
+ * thread-safe if several threads use the cache.
+ */
+struct umn_registrar {
+    void *ctx;
+    int (*reg)(void *ctx, void *addr, size_t len, uint64_t *handle);
+    void (*dereg)(void *ctx, void *addr, size_t len, uint64_t handle);
+};
+
+struct umn_cache_params {
+    size_t struct_size;       /* sizeof(struct umn_cache_params) */
+    enum umn_monitor monitor; /* AUTO by default */
+    size_t max_regions;       /* 0 = default; LRU eviction of unused regions */
+    size_t max_bytes;         /* 0 = default */
+    size_t alignment;         /* registration granularity, 0 = page size */
+};
+
+/*
+ * Opens a cache with its own notifier. The registrar is copied. Defaults:
+ * max_regions 131072 (UMN_CACHE_MAX_REGIONS), max_bytes half of physical
+ * memory (UMN_CACHE_MAX_BYTES), alignment the page size. -EINVAL: NULL
+ * arguments, a registrar without reg/dereg, an alignment that is not a power
+ * of two, or a struct_size this library cannot read.
+ */
+int umn_cache_create(umn_cache **out, const struct umn_registrar *r,
+                     const struct umn_cache_params *p /* NULL = defaults */);
+/*
+ * Deregisters every region, also those still referenced (their umn_region
+ * pointers become invalid), and frees the cache. NULL is a no-op. In a forked
+ * child the inherited cache is abandoned without touching the device.
+ */
+void umn_cache_destroy(umn_cache *c);
+/*
+ * Takes a reference on a region covering [addr, addr + len). -EINVAL: NULL,
+ * len == 0 or wrap-around; -ECHILD: in a forked child; otherwise the error of
+ * the registrar or the notifier. *out is NULL on failure.
+ */
+int umn_cache_get(umn_cache *c, const void *addr, size_t len, umn_region **out);
+/* Drops a reference. NULL, a region of another cache, or a put of a region
+ * with no reference left are ignored. */
+void umn_cache_put(umn_cache *c, umn_region *r);
+/* What reg stored, the registered start and length (0/NULL for NULL). Stable
+ * while the caller holds a reference. */
+uint64_t umn_region_handle(const umn_region *r);
+void *umn_region_addr(const umn_region *r);
+size_t umn_region_len(const umn_region *r);
+
+/* ---------------------------------------------------------------- registrars */
+
+/*
+ * Registrars that ship with umn. Each constructor fills *out and returns 0 or
+ * a negative errno; a registrar holding resources is given back with
+ * umn_registrar_release() once no cache uses it any more.
+ */
+
+/* Calls reg/dereg with ctx: the same as filling the struct by hand, with the
+ * NULL checks done (-EINVAL). Nothing to release. */
+int umn_registrar_callbacks(struct umn_registrar *out, void *ctx,
+                            int (*reg)(void *ctx, void *addr, size_t len, uint64_t *handle),
+                            void (*dereg)(void *ctx, void *addr, size_t len, uint64_t handle));
+
+/* Locks the pages in memory (mlock). Overlapping regions are counted per
+ * page, so a page is unlocked only when no region holds it. Handles count up
+ * from 1. RLIMIT_MEMLOCK exhaustion comes back as -ENOMEM or -EAGAIN, so the
+ * cache evicts and retries. Nothing to release. */
+int umn_registrar_mlock(struct umn_registrar *out);
+
+/*
+ * io_uring fixed buffers. Installs a sparse buffer table of `slots` entries
+ * (1..16384) in the ring and fills one slot per registration (handle = the
+ * buffer index for IORING_OP_READ_FIXED / WRITE_FIXED). A full table gives
+ * -ENOSPC after the cache's eviction; a ring that already has a buffer table
+ * gives -EBUSY. `ring` is liburing's struct io_uring, declared here only as an
+ * incomplete type so that umn.h needs no liburing header and libumn no
+ * liburing library (the registrar talks to the kernel directly). Release it
+ * before io_uring_queue_exit().
+ */
+struct io_uring;
+int umn_registrar_io_uring(struct umn_registrar *out, struct io_uring *ring, unsigned slots);
+
+/* Frees what a umn_registrar_* constructor allocated and clears *r. A
+ * registrar filled by hand, or already released, is only cleared. */
+void umn_registrar_release(struct umn_registrar *r);
+
 #ifdef __cplusplus
 }
 #endif

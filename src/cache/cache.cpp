@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The registration cache (docs/cache.md has the long form).
+//
+// Structure
+//   index   the live regions, non-overlapping, in a treap keyed by start whose
+//           links are atomics (index.hpp). Hits walk it without a lock.
+//   refs    one word per region, alone with last_used on the region's second
+//           cache line: reference count plus state (live, retired, freed). A
+//           hit writes that line only, so threads hitting different regions
+//           share no written line; lookups read line 0 of other regions only.
+//   lock    the cache lock: every change to the index, the LRU list, the
+//           retired list, the pool and the counters; drains; registrations.
+//           Never taken by a hit. No monitor callback takes it (the cache has
+//           no callback: it reads the generation), so reg and dereg may run
+//           under it; dereg after a last put runs in the putting thread with
+//           no lock held.
+//
+// Hit (fast_get): load the notifier generation (one acquire load) and
+// seen_generation; if they differ, take the slow path, which drains the
+// invalid list first. Load seq (acquire); walk the index; fetch_add the
+// region's refs (seq_cst); re-check seq. No lock, no syscall, no allocation.
+//
+// Memory-order edges
+//   C1 drain -> hit: the slow path unlinks every drained region (inside a seq
+//      write section) and then stores seen_generation = g with release; a hit
+//      that loads seen_generation == g with acquire also sees the unlinks. With
+//      the notifier's E1/E2 (core.hpp), a get that begins after an
+//      invalidating call returned loads the moved generation: either it drains
+//      itself, or it sees a seen_generation that some drain stored after
+//      unlinking the region. No stale hit.
+//   C2 seqcount: the writer stores seq odd, fence(release), changes links,
+//      stores seq even (release). The reader loads seq (acquire), walks with
+//      relaxed loads, does its refs RMW (seq_cst, which also keeps the walk
+//      before it), fence(acquire), re-loads seq. Equal and even: the walk saw a
+//      tree that held the region for the whole interval.
+//   C3 refs: retire does fetch_or(retired); put and a failed hit decrement.
+//      Exactly one RMW in refs' modification order produces (retired, 0); its
+//      thread CASes the word to freed and deregisters. A hit whose fetch_add
+//      precedes the retire keeps the region (retire sees count > 0, the last
+//      put deregisters); one after it sees a state bit and backs off. A hit
+//      that increments a recycled node read-from the recycling fetch_and
+//      (release), which follows the writer's seq changes, so its seq re-check
+//      fails (C2). Nodes are pooled, never freed before destroy.
+//
+// Policies: a request that overlaps live regions without being covered gets
+// their union registered, and they retire (no dereg until their last put).
+// If the union cannot be registered, the request alone is. LRU among
+// unreferenced regions, with put stamping the cache clock, which ticks at
+// every miss (uses between two misses tie). Limits count indexed regions.
+#include "cache/cache.hpp"
+
+#include "core/notifier.hpp"
+#include "os/options.hpp"
+#include "os/sys.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <unistd.h>
+
+namespace umn {
+
+namespace {
+
+constexpr auto relaxed = std::memory_order_relaxed;
+constexpr auto acquire = std::memory_order_acquire;
+constexpr auto release = std::memory_order_release;
+constexpr auto acq_rel = std::memory_order_acq_rel;
+
+constexpr size_t default_max_regions = size_t{1} << 17;
+constexpr size_t drain_batch = 64;
+
+uint64_t count_of(uint64_t refs) {
+    return refs & cache_refs::count_mask;
+}
+uintptr_t start_of(const umn_region *r) {
+    return r->index.start.load(relaxed);
+}
+uintptr_t end_of(const umn_region *r) {
+    return r->index.end.load(relaxed);
+}
+uint64_t cookie_of(const umn_region *r) {
+    return reinterpret_cast<uintptr_t>(r);
+}
+bool in_child(const umn_cache *c) {
+    return c->fork_epoch != fork_epoch();
+}
+
+// ------------------------------------------------------------- index + LRU
+
+void write_begin(umn_cache *c) {
+    c->seq.store(c->seq.load(relaxed) + 1, relaxed);
+    std::atomic_thread_fence(release);  // C2: odd before any link changes
+}
+
+void write_end(umn_cache *c) {
+    c->seq.store(c->seq.load(relaxed) + 1, release);  // C2
+}
+
+void lru_append(umn_cache *c, umn_region *r, uint64_t stamp) {
+    r->queued = stamp;
+    r->lru_next = nullptr;
+    r->lru_prev = c->lru_tail;
+    (c->lru_tail ? c->lru_tail->lru_next : c->lru_head) = r;
+    c->lru_tail = r;
+}
+
+void lru_unlink(umn_cache *c, umn_region *r) {
+    (r->lru_prev ? r->lru_prev->lru_next : c->lru_head) = r->lru_next;
+    (r->lru_next ? r->lru_next->lru_prev : c->lru_tail) = r->lru_prev;
+    r->lru_prev = r->lru_next = nullptr;
+}
+
+void index_add(umn_cache *c, umn_region *r) {
+    write_begin(c);
+    cache_index::insert(c->root, r);
+    write_end(c);
+    r->place = umn_region::where::index;
+    lru_append(c, r, c->clock.load(relaxed));
+    ++c->live_regions;
+    c->live_bytes += end_of(r) - start_of(r);
+}
+
+void index_remove(umn_cache *c, umn_region *r) {
+    write_begin(c);
+    cache_index::erase(c->root, r);
+    write_end(c);
+    lru_unlink(c, r);
+    --c->live_regions;
+    c->live_bytes -= end_of(r) - start_of(r);
+}
+
+// ------------------------------------------------------------ retirement
+
+// C3: wins the right to deregister a retired region with no reference left.
+bool claim(umn_region *r) {
+    uint64_t expected = cache_refs::retired;
+    return r->refs.compare_exchange_strong(expected, cache_refs::freed, acq_rel, relaxed);
+}
+
+void dereg(umn_cache *c, umn_region *r) {
+    c->registrar.dereg(c->registrar.ctx, reinterpret_cast<void *>(start_of(r)),
+                       end_of(r) - start_of(r), r->handle);
+}
+
+// Takes r out of the index. Unreferenced: it goes on `freed` for the caller
+// to deregister; otherwise on the retired list until its last put. Lock held.
+void retire(umn_cache *c, umn_region *r, region_list &freed) {
+    index_remove(c, r);
+    if (r->watched) umn_unregister(c->notifier, cookie_of(r));
+    r->watched = false;
+    uint64_t old = r->refs.fetch_or(cache_refs::retired, acq_rel);  // C3
+    if (count_of(old) == 0 && claim(r)) {
+        r->place = umn_region::where::pool;
+        freed.push(r);
+    } else {
+        r->place = umn_region::where::retired;
+        c->retired.push(r);
+    }
+}
+
+// Deregisters what retire() freed. With the lock held (so that a retry can
+// reuse the resources) or not; `locked` says which.
+void release_freed(umn_cache *c, region_list &freed, bool locked) {
+    if (!freed.head) return;
+    for (umn_region *r = freed.head; r; r = r->list_next) dereg(c, r);
+    std::unique_lock g(c->lock, std::defer_lock);
+    if (!locked) g.lock();
+    while (umn_region *r = freed.pop()) c->pool.push(r);
+}
+
+// The last reference to a retired region went away in this thread.
+void release_last(umn_cache *c, umn_region *r) {
+    if (!claim(r)) return;
+    if (in_child(c)) return;  // the device belongs to the parent
+    dereg(c, r);
+    std::lock_guard g(c->lock);
+    c->retired.remove(r);
+    r->place = umn_region::where::pool;
+    c->pool.push(r);
+}
+
+void drop(umn_cache *c, umn_region *r) {
+    uint64_t old = r->refs.fetch_sub(1, acq_rel);  // C3
+    if (old == (cache_refs::retired | 1)) release_last(c, r);
+}
+
+// --------------------------------------------------------------- eviction
+
+bool over_limits(const umn_cache *c) {
+    return c->live_regions > c->max_regions || c->live_bytes > c->max_bytes;
+}
+
+// Retires the least recently used unreferenced region; false if none.
+// Second chance: a region used since it was queued, or referenced, moves to
+// the tail instead.
+bool evict_one(umn_cache *c, region_list &freed) {
+    for (size_t budget = c->live_regions; budget && c->lru_head; --budget) {
+        umn_region *r = c->lru_head;
+        uint64_t used = r->last_used.load(relaxed);
+        bool referenced = count_of(r->refs.load(acquire)) != 0;
+        if (!referenced && used <= r->queued) {
+            retire(c, r, freed);
+            return true;
+        }
+        lru_unlink(c, r);
+        lru_append(c, r, referenced ? c->clock.load(relaxed) : used);
+    }
+    return false;
+}
+
+void enforce_limits(umn_cache *c, region_list &freed) {
+    while (over_limits(c) && evict_one(c, freed)) {
+    }
+}
+
+// Retires every unreferenced region and deregisters them at once (the lock is
+// held), so that a failed registration can be retried with their resources.
+void evict_all_unreferenced(umn_cache *c) {
+    region_list freed;
+    umn_region *next;
+    for (umn_region *r = c->lru_head; r; r = next) {
+        next = r->lru_next;
+        if (count_of(r->refs.load(acquire)) == 0) retire(c, r, freed);
+    }
+    release_freed(c, freed, true);
+}
+
+// ---------------------------------------------------------------- misses
+
+// Drains the invalid list if the generation moved. Lock held.
+int refresh(umn_cache *c, region_list &freed) {
+    uint64_t g = umn_generation(c->notifier);
+    if (g == c->seen_generation.load(relaxed)) return 0;
+    uint64_t cookies[drain_batch];
+    long got;
+    do {
+        got = umn_get_invalid(c->notifier, cookies, drain_batch);
+        if (got < 0) return static_cast<int>(got);
+        for (long i = 0; i < got; ++i) {
+            auto *r = reinterpret_cast<umn_region *>(static_cast<uintptr_t>(cookies[i]));
+            if (r->place != umn_region::where::index) continue;
+            r->watched = false;  // a drained cookie is gone from the notifier
+            retire(c, r, freed);
+        }
+    } while (static_cast<size_t>(got) == drain_batch);
+    c->seen_generation.store(g, release);  // C1
+    return 0;
+}
+
+umn_region *take_node(umn_cache *c) {
+    if (umn_region *r = c->pool.pop()) return r;
+    auto *r = new (std::nothrow) umn_region;
+    if (r) r->cache = c;
+    return r;
+}
+
+bool evictable_error(int rc) {
+    return rc == -ENOMEM || rc == -EAGAIN || rc == -ENOSPC;
+}
+
+// Watches, then registers [s, e) into node n. Watching first: an
+// invalidation during reg is then seen, and the region retired at the next
+// get, instead of the registrar pinning pages nobody watches.
+int register_range(umn_cache *c, umn_region *n, uintptr_t s, uintptr_t e) {
+    n->index.start.store(s, relaxed);
+    n->index.end.store(e, relaxed);
+    int rc = umn_register(c->notifier, reinterpret_cast<void *>(s), e - s, cookie_of(n));
+    if (rc) return rc;
+    uint64_t handle = 0;
+    rc = c->registrar.reg(c->registrar.ctx, reinterpret_cast<void *>(s), e - s, &handle);
+    if (rc) {
+        umn_unregister(c->notifier, cookie_of(n));
+        return rc < 0 ? rc : -EIO;
+    }
+    n->handle = handle;
+    n->watched = true;
+    return 0;
+}
+
+// Registers [s, e); on -ENOMEM/-EAGAIN/-ENOSPC evicts every unreferenced
+// region and tries once more when `retry`.
+int try_register(umn_cache *c, umn_region *n, uintptr_t s, uintptr_t e, bool retry) {
+    int rc = register_range(c, n, s, e);
+    if (rc == 0 || !retry || !evictable_error(rc)) return rc;
+    evict_all_unreferenced(c);
+    return register_range(c, n, s, e);
+}
+
+// Calls f(r) for every indexed region overlapping [s, e). Lock held.
+template <class F>
+void for_each_overlapping(umn_cache *c, uintptr_t s, uintptr_t e, F f) {
+    bool torn = false;
+    umn_region *r = cache_index::find_le(c->root, s, &torn);
+    if (!r || end_of(r) <= s) r = cache_index::find_ge(c->root, s);
+    while (r && start_of(r) < e) {
+        umn_region *next = cache_index::find_ge(c->root, end_of(r));
+        f(r);
+        r = next;
+    }
+}
+
+int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out, region_list &freed) {
+    uintptr_t u0 = a0, u1 = a1;
+    for_each_overlapping(c, a0, a1, [&](umn_region *r) {
+        u0 = std::min(u0, start_of(r));
+        u1 = std::max(u1, end_of(r));
+    });
+    umn_region *n = take_node(c);
+    if (!n) return -ENOMEM;
+    int rc = -EINVAL;
+    if (u0 != a0 || u1 != a1) rc = try_register(c, n, u0, u1, false);
+    if (rc) rc = try_register(c, n, a0, a1, true);
+    if (rc) {
+        c->pool.push(n);
+        return rc;
+    }
+    for_each_overlapping(c, start_of(n), end_of(n), [&](umn_region *r) { retire(c, r, freed); });
+    n->refs.fetch_and(cache_refs::count_mask, release);  // C3: live again, keeps transients
+    n->refs.fetch_add(1, relaxed);
+    c->clock.fetch_add(1, relaxed);
+    n->last_used.store(c->clock.load(relaxed), relaxed);
+    index_add(c, n);
+    enforce_limits(c, freed);
+    *out = n;
+    return 0;
+}
+
+// C2/C3: the lock-free hit. False means "take the slow path".
+bool fast_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
+    uint64_t g = umn_generation(c->notifier);
+    if (g != c->seen_generation.load(acquire)) return false;  // C1
+    uint64_t s = c->seq.load(acquire);
+    if (s & 1) return false;
+    bool torn = false;
+    umn_region *r = cache_index::find_le(c->root, a0, &torn);
+    if (!r || end_of(r) < a1) return false;
+    uint64_t old = r->refs.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(acquire);
+    if ((old & ~cache_refs::count_mask) || c->seq.load(relaxed) != s) {
+        drop(c, r);
+        return false;
+    }
+    *out = r;
+    return true;
+}
+
+int slow_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
+    if (in_child(c)) return -ECHILD;  // before the lock: a parent thread may have held it
+    region_list freed;
+    int rc;
+    {
+        std::lock_guard g(c->lock);
+        rc = refresh(c, freed);
+        if (rc == 0) {
+            bool torn = false;
+            umn_region *r = cache_index::find_le(c->root, a0, &torn);
+            if (r && end_of(r) >= a1) {
+                r->refs.fetch_add(1, relaxed);  // live: only the lock holder retires
+                *out = r;
+            } else {
+                rc = register_new(c, a0, a1, out, freed);
+            }
+        }
+    }
+    release_freed(c, freed, false);
+    return rc;
+}
+
+// --------------------------------------------------------------- creation
+
+int read_params(const umn_cache_params *p, umn_cache_params *out) {
+    *out = umn_cache_params{};
+    if (!p) return 0;
+    if (p->struct_size < sizeof(size_t)) return -EINVAL;
+    size_t known = std::min(p->struct_size, sizeof *out);
+    const auto *bytes = reinterpret_cast<const unsigned char *>(p);
+    // A newer caller's extra fields are accepted only if unused (zero).
+    for (size_t i = known; i < p->struct_size; ++i)
+        if (bytes[i]) return -EINVAL;
+    std::memcpy(out, p, known);
+    return 0;
+}
+
+size_t default_max_bytes() {
+    long pages = sysconf(_SC_PHYS_PAGES);
+    if (pages <= 0) return SIZE_MAX;
+    return static_cast<size_t>(pages) / 2 * sys::page_size();
+}
+
+int configure(umn_cache *c, const umn_cache_params &p) {
+    size_t align = p.alignment ? p.alignment : sys::page_size();
+    if (align & (align - 1)) return -EINVAL;
+    align = std::max(align, sys::page_size());
+    c->align_mask = align - 1;
+    const options_t &o = options();
+    c->max_regions = p.max_regions         ? p.max_regions
+                     : o.cache_max_regions ? o.cache_max_regions
+                                           : default_max_regions;
+    c->max_bytes = p.max_bytes         ? p.max_bytes
+                   : o.cache_max_bytes ? o.cache_max_bytes
+                                       : default_max_bytes();
+    return 0;
+}
+
+void delete_list(umn_region *r, umn_region *umn_region::*next) {
+    while (r) {
+        umn_region *n = r->*next;
+        delete r;
+        r = n;
+    }
+}
+
+}  // namespace
+
+void region_list::push(umn_region *r) {
+    r->list_prev = nullptr;
+    r->list_next = head;
+    if (head) head->list_prev = r;
+    head = r;
+}
+
+void region_list::remove(umn_region *r) {
+    (r->list_prev ? r->list_prev->list_next : head) = r->list_next;
+    if (r->list_next) r->list_next->list_prev = r->list_prev;
+    r->list_prev = r->list_next = nullptr;
+}
+
+umn_region *region_list::pop() {
+    umn_region *r = head;
+    if (r) remove(r);
+    return r;
+}
+
+}  // namespace umn
+
+extern "C" {
+
+int umn_cache_create(umn_cache **out, const struct umn_registrar *r,
+                     const struct umn_cache_params *p) {
+    if (!out) return -EINVAL;
+    *out = nullptr;
+    if (!r || !r->reg || !r->dereg) return -EINVAL;
+    umn_cache_params params;
+    if (int rc = umn::read_params(p, &params)) return rc;
+    auto *c = new (std::nothrow) umn_cache;
+    if (!c) return -ENOMEM;
+    int rc = umn::configure(c, params);
+    if (rc == 0) rc = umn_notifier_open(&c->notifier, params.monitor);
+    if (rc == 0 && c->max_regions >= umn::options().max_registrations)
+        rc = umn_notifier_set_limit(c->notifier, c->max_regions + 1);
+    if (rc) {
+        umn_notifier_close(c->notifier);
+        delete c;
+        return rc;
+    }
+    c->registrar = *r;
+    c->fork_epoch = umn::fork_epoch();
+    c->seen_generation.store(umn_generation(c->notifier), umn::relaxed);
+    *out = c;
+    return 0;
+}
+
+void umn_cache_destroy(umn_cache *c) {
+    if (!c) return;
+    // In a child the device and the lock belong to the parent: abandon.
+    if (umn::in_child(c)) return;
+    for (umn_region *r = c->lru_head; r; r = r->lru_next) umn::dereg(c, r);
+    for (umn_region *r = c->retired.head; r; r = r->list_next) umn::dereg(c, r);
+    umn_notifier_close(c->notifier);
+    umn::delete_list(c->lru_head, &umn_region::lru_next);
+    umn::delete_list(c->retired.head, &umn_region::list_next);
+    umn::delete_list(c->pool.head, &umn_region::list_next);
+    delete c;
+}
+
+int umn_cache_get(umn_cache *c, const void *addr, size_t len, umn_region **out) {
+    if (!out) return -EINVAL;
+    *out = nullptr;
+    uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+    if (!c || !addr || len == 0 || a + len - 1 < a) return -EINVAL;
+    uintptr_t last = (a + len - 1) | c->align_mask;
+    if (last + 1 == 0) return -EINVAL;  // the aligned end would wrap
+    uintptr_t a0 = a & ~c->align_mask, a1 = last + 1;
+    if (umn::fast_get(c, a0, a1, out)) return 0;
+    return umn::slow_get(c, a0, a1, out);
+}
+
+void umn_cache_put(umn_cache *c, umn_region *r) {
+    if (!c || !r || r->cache != c) return;
+    r->last_used.store(c->clock.load(umn::relaxed), umn::relaxed);
+    uint64_t old = r->refs.load(umn::relaxed);
+    do {
+        if (umn::count_of(old) == 0) return;  // a put without a reference
+    } while (!r->refs.compare_exchange_weak(old, old - 1, umn::acq_rel, umn::relaxed));
+    if (old == (umn::cache_refs::retired | 1)) umn::release_last(c, r);
+}
+
+uint64_t umn_region_handle(const umn_region *r) {
+    return r ? r->handle : 0;
+}
+
+void *umn_region_addr(const umn_region *r) {
+    return r ? reinterpret_cast<void *>(umn::start_of(r)) : nullptr;
+}
+
+size_t umn_region_len(const umn_region *r) {
+    return r ? umn::end_of(r) - umn::start_of(r) : 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The objects behind umn_cache and umn_region. The design, the locking rules
+// and the memory-order edges are stated at the top of cache.cpp.
+#pragma once
+
+#include <umn/umn.h>
+
+#include "cache/index.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+namespace umn::cache_refs {
+// umn_region::refs: the reference count in the low bits, the state on top.
+constexpr uint64_t retired = uint64_t{1} << 62;  // out of the index, dereg at the last put
+constexpr uint64_t freed = uint64_t{1} << 63;    // deregistered (pooled or being reused)
+constexpr uint64_t count_mask = retired - 1;
+}  // namespace umn::cache_refs
+
+struct umn_region {
+    // Line 0, read by every lookup that walks past this node. Written only by
+    // the writer, and start/end only while the node is outside the index.
+    alignas(64) umn::cache_index::links index;
+    uint64_t handle = 0;  // what reg stored; read by holders of a reference
+    umn_cache *cache = nullptr;
+
+    // Line 1, written by gets and puts of this region only.
+    alignas(64) std::atomic<uint64_t> refs{umn::cache_refs::freed};
+    std::atomic<uint64_t> last_used{0};  // cache clock at the last put
+
+    // Line 2, writer only (cache lock held).
+    alignas(64) umn_region *lru_prev = nullptr;  // the index's regions, oldest first
+    umn_region *lru_next = nullptr;
+    uint64_t queued = 0;              // clock when it entered its LRU position
+    umn_region *list_prev = nullptr;  // the retired list or the pool
+    umn_region *list_next = nullptr;
+    enum class where : uint8_t { pool, index, retired } place = where::pool;
+    bool watched = false;  // registered with the cache's notifier
+};
+
+namespace umn {
+
+// An intrusive doubly linked list through list_prev/list_next.
+struct region_list {
+    umn_region *head = nullptr;
+    void push(umn_region *r);
+    void remove(umn_region *r);
+    umn_region *pop();
+};
+
+}  // namespace umn
+
+struct umn_cache {
+    // Line 0, read by every get and put; written only on misses, drains and
+    // evictions (cache lock held).
+    alignas(64) umn_notifier *notifier = nullptr;
+    std::atomic<uint64_t> seen_generation{0};  // the notifier generation last drained
+    std::atomic<uint64_t> seq{0};              // index seqcount: odd while the writer changes it
+    umn::cache_index::root_t root{nullptr};
+    std::atomic<uint64_t> clock{1};  // ticks at every miss; LRU stamps
+    uintptr_t align_mask = 0;        // alignment - 1
+    uint64_t fork_epoch = 0;
+
+    // Everything below: cache lock held.
+    alignas(64) std::mutex lock;
+    umn_registrar registrar{};
+    size_t max_regions = 0;
+    size_t max_bytes = 0;
+    size_t live_regions = 0;  // in the index
+    size_t live_bytes = 0;
+    umn_region *lru_head = nullptr;
+    umn_region *lru_tail = nullptr;
+    umn::region_list retired;  // out of the index, still referenced
+    umn::region_list pool;     // deregistered nodes for reuse
+};

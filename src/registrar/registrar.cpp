@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Registrar contexts owned by umn, and umn_registrar_release().
+//
+// Locking: contexts_lock guards the list of adopted contexts; it is held for
+// the list operation only (the context's destructor runs after unlinking).
+#include "registrar/registrar.hpp"
+
+#include <mutex>
+
+namespace umn {
+
+namespace {
+
+std::mutex contexts_lock;
+registrar_context *adopted = nullptr;
+
+// Unlinks ctx if umn adopted it; false otherwise.
+bool unlink(registrar_context *ctx) {
+    std::lock_guard g(contexts_lock);
+    for (registrar_context **p = &adopted; *p; p = &(*p)->next_adopted) {
+        if (*p == ctx) {
+            *p = ctx->next_adopted;
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+void adopt(registrar_context *ctx) {
+    std::lock_guard g(contexts_lock);
+    ctx->next_adopted = adopted;
+    adopted = ctx;
+}
+
+}  // namespace umn
+
+extern "C" void umn_registrar_release(struct umn_registrar *r) {
+    if (!r) return;
+    // Compared as a pointer value only: a context filled by hand is never read.
+    auto *ctx = static_cast<umn::registrar_context *>(r->ctx);
+    *r = umn_registrar{};
+    if (ctx && umn::unlink(ctx)) delete ctx;
+}
