@@ -28,7 +28,21 @@
 namespace {
 
 constexpr size_t arena_pages = 32;
-constexpr uintptr_t arena_base = uintptr_t{0x200000000000};  // far below mmap_base
+// Far below mmap_base, in memory the sanitizers leave to the application:
+// TSan keeps 0x008000000000-0x550000000000 for itself, ASan wants addresses
+// above 0x10007fff8000.
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifdef UNDER_TSAN
+constexpr uintptr_t arena_base = uintptr_t{0x004000000000};
+#else
+constexpr uintptr_t arena_base = uintptr_t{0x200000000000};
+#endif
 constexpr uint64_t cookie_space = 24;
 
 const size_t pg = static_cast<size_t>(sysconf(_SC_PAGESIZE));
