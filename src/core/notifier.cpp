@@ -95,9 +95,14 @@ int umn_notifier_open(umn_notifier **out, enum umn_monitor monitor) {
     if (!out) return -EINVAL;
     *out = nullptr;
     if (monitor < UMN_MONITOR_AUTO || monitor > UMN_MONITOR_HOOKS) return -EINVAL;
-    if (monitor == UMN_MONITOR_AUTO && umn::options().monitor_invalid) return -EINVAL;
-    std::string why;
-    umn_monitor chosen = umn::choose_monitor(monitor, &why);
+    umn_monitor chosen;
+    try {  // options and the probes build strings
+        if (monitor == UMN_MONITOR_AUTO && umn::options().monitor_invalid) return -EINVAL;
+        std::string why;
+        chosen = umn::choose_monitor(monitor, &why);
+    } catch (const std::bad_alloc &) {
+        return -ENOMEM;
+    }
     std::unique_ptr<umn::backend> backend;
     if (int rc = umn::open_backend(chosen, &backend)) return rc;
     auto *n = new (std::nothrow) umn_notifier{};

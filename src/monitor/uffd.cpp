@@ -35,6 +35,7 @@
 #include <linux/userfaultfd.h>
 #include <map>
 #include <mutex>
+#include <new>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -154,6 +155,7 @@ class uffd_monitor final : public event_source {
     void dispatch(const uffd_msg &msg);
     void invalidate_all(uintptr_t start, uintptr_t end);
     void split_at(uintptr_t at);
+    void count_down(uintptr_t start, uintptr_t end);
 
     int fd_;
     int stop_fd_ = -1;
@@ -193,14 +195,20 @@ int uffd_monitor::start_thread() {
     // that unmaps registered memory would wait for its own read forever.
     sys::signal_mask old;
     sys::block_all_signals(&old);
+    int rc = 0;
     try {
         thread_ = std::thread([this] { run(); });
     } catch (const std::system_error &e) {
-        sys::restore_signals(old);
-        return e.code().value() ? -e.code().value() : -EAGAIN;
+        rc = e.code().value() ? -e.code().value() : -EAGAIN;
+    } catch (const std::bad_alloc &) {
+        rc = -ENOMEM;
     }
     sys::restore_signals(old);
-    return 0;
+    if (rc) {
+        sys::close_fd(stop_fd_);
+        stop_fd_ = -1;
+    }
+    return rc;
 }
 
 void uffd_monitor::run() {
@@ -269,26 +277,43 @@ int uffd_monitor::watch(uintptr_t start, uintptr_t end) {
     reg.range.len = end - start;
     reg.mode = UFFDIO_REGISTER_MODE_WP;
     if (ioctl(fd_, UFFDIO_REGISTER, &reg)) return register_error(start, end, errno);
-    split_at(start);
-    split_at(end);
-    uintptr_t at = start;
-    auto it = watched_.lower_bound(start);
-    while (at < end) {
-        if (it == watched_.end() || it->first > at) {
-            uintptr_t gap_end = it == watched_.end() ? end : std::min(end, it->first);
-            it = watched_.emplace_hint(it, at, segment{gap_end, 0});
+    uintptr_t at = start;  // [start, at) has its count raised
+    try {
+        split_at(start);
+        split_at(end);
+        auto it = watched_.lower_bound(start);
+        while (at < end) {
+            if (it == watched_.end() || it->first > at) {
+                uintptr_t gap_end = it == watched_.end() ? end : std::min(end, it->first);
+                it = watched_.emplace_hint(it, at, segment{gap_end, 0});
+            }
+            ++it->second.count;
+            at = it->second.end;
+            ++it;
         }
-        ++it->second.count;
-        at = it->second.end;
-        ++it;
+    } catch (const std::bad_alloc &) {
+        // Give back what was counted. Pages of [at, end) the kernel now
+        // watches without a count only cost an event nobody wants.
+        count_down(start, at);
+        return -ENOMEM;
     }
     return 0;
 }
 
 void uffd_monitor::unwatch(uintptr_t start, uintptr_t end) {
     std::lock_guard g(watch_lock_);
-    split_at(start);
-    split_at(end);
+    try {
+        split_at(start);
+        split_at(end);
+    } catch (const std::bad_alloc &) {
+        return;  // watch() made these boundaries; if not, watching too much is safe
+    }
+    count_down(start, end);
+}
+
+// Lowers the counts of [start, end), both segment boundaries, and stops
+// watching pages whose count reaches 0. Allocates nothing.
+void uffd_monitor::count_down(uintptr_t start, uintptr_t end) {
     for (auto it = watched_.lower_bound(start); it != watched_.end() && it->first < end;) {
         if (--it->second.count > 0) {
             ++it;
@@ -319,7 +344,12 @@ event_source *uffd_source(int *error) {
             *error = fd;
             return nullptr;
         }
-        instance = new uffd_monitor(fd);  // lives as long as the process
+        instance = new (std::nothrow) uffd_monitor(fd);  // lives as long as the process
+        if (!instance) {
+            sys::close_fd(fd);
+            *error = -ENOMEM;
+            return nullptr;
+        }
     }
     return instance;
 }
