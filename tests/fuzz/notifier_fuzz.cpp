@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Fuzzes the notifier API against a model. The input is a program of
-// operations over a 32-page arena at a fixed address far from the mmap area:
-// register, unregister, drain, set_limit, mmap(MAP_FIXED), munmap, mremap,
-// madvise(DONTNEED), mprotect and bad arguments. After every operation the
-// DESIGN.md promises are checked against the model:
+// Fuzzes the notifier and cache APIs against a model. The input is a program
+// of operations over a 32-page arena at a fixed address far from the mmap
+// area: register, unregister, drain, set_limit, cache get and put, registrar
+// failures, mmap(MAP_FIXED), munmap, mremap, madvise(DONTNEED), mprotect and
+// bad arguments. After every operation the DESIGN.md promises are checked:
 //   - every result is 0, a count, or the negative errno the model predicts;
 //   - an operation that changed registered pages moved the generation before
 //     it returned (no stale window) and made those cookies drainable;
 //   - each cookie is drained at most once and, by the end, exactly once;
 //     no cookie is reported that the model did not invalidate;
-//   - registrations the operation did not touch are undisturbed.
+//   - registrations the operation did not touch are undisturbed;
+//   - a cache get returns a region covering the request whose pages are all
+//     the ones its registrar saw (no stale region); dereg runs once per reg,
+//     never while the program holds a reference, and the cache stays usable
+//     after registrar failures.
 // The monitor is the one UMN_MONITOR selects (AUTO otherwise). A failed check
 // aborts with a message naming the operation.
 #include <umn/umn.h>
@@ -21,6 +25,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <utility>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <vector>
@@ -81,9 +86,61 @@ struct span {
     size_t count;  // pages
 };
 
+size_t page_of(const void *addr) {
+    return (reinterpret_cast<uintptr_t>(addr) - arena_base) / pg;
+}
+
+// The cache's registrar: records which version of each page a registration
+// saw, fails like a real one over unmapped pages, and fails once on demand.
+struct stamp_registrar {
+    struct record {
+        size_t first, count;
+        std::vector<uint64_t> versions;
+    };
+    const uint64_t *versions;  // the model's, per arena page
+    std::map<uint64_t, record> live;
+    std::map<uint64_t, unsigned> held;  // references the program holds, by handle
+    uint64_t next_handle = 1;
+    size_t regs = 0, deregs = 0;
+    int fail_next = 0;
+
+    static int reg(void *ctx, void *addr, size_t len, uint64_t *handle);
+    static void dereg(void *ctx, void *addr, size_t len, uint64_t handle);
+};
+
+int stamp_registrar::reg(void *ctx, void *addr, size_t len, uint64_t *handle) {
+    auto *r = static_cast<stamp_registrar *>(ctx);
+    size_t first = page_of(addr), count = len / pg;
+    expect(reinterpret_cast<uintptr_t>(addr) >= arena_base && first + count <= arena_pages &&
+               len % pg == 0,
+           "cache get", "registrar asked for memory outside the arena or unaligned");
+    if (int rc = std::exchange(r->fail_next, 0)) return rc;
+    unsigned char v;
+    for (size_t p = first; p < first + count; ++p)
+        if (mincore(page_addr(p), pg, &v) != 0) return -EFAULT;
+    *handle = r->next_handle++;
+    r->live[*handle] = {first, count, {r->versions + first, r->versions + first + count}};
+    ++r->regs;
+    return 0;
+}
+
+void stamp_registrar::dereg(void *ctx, void *addr, size_t len, uint64_t handle) {
+    auto *r = static_cast<stamp_registrar *>(ctx);
+    auto it = r->live.find(handle);
+    expect(it != r->live.end(), "dereg", "unknown or repeated handle", static_cast<long>(handle));
+    expect(page_of(addr) == it->second.first && len == it->second.count * pg, "dereg",
+           "range differs from the registration");
+    expect(r->held[handle] == 0, "dereg", "region still referenced", static_cast<long>(handle));
+    r->live.erase(it);
+    ++r->deregs;
+}
+
 class model {
   public:
-    explicit model(umn_notifier *n) : n_(n) { std::fill_n(mapped_, arena_pages, true); }
+    model(umn_notifier *n, umn_cache *c, stamp_registrar &r) : n_(n), cache_(c), registrar_(r) {
+        std::fill_n(mapped_, arena_pages, true);
+        registrar_.versions = versions_;
+    }
 
     void run(input &in);
     void finish();
@@ -100,8 +157,9 @@ class model {
     void check_mappings() const;
     size_t live_and_pending() const { return live_.size() + pending_.size(); }
 
-    // Moves every live registration overlapping mapped pages of `s` to
-    // pending; returns how many moved.
+    // The pages of `s` changed: moves every live registration overlapping
+    // mapped pages of `s` to pending and returns how many moved; bumps the
+    // pages' versions.
     size_t invalidate(span s);
     void set_mapped(span s, bool mapped);
     void check_after_change(const char *op, size_t moved, uint64_t gen_before);
@@ -116,12 +174,20 @@ class model {
     void op_madvise(input &in);
     void op_mprotect(input &in);
     void op_bad_arguments(input &in);
+    void op_cache_get(input &in);
+    void op_cache_put(input &in);
+    void op_registrar_failure(input &in);
+    void put_all();
 
     umn_notifier *n_;
     bool mapped_[arena_pages];
     std::map<uint64_t, reg> live_;
     std::set<uint64_t> pending_;  // invalidated, not yet drained
     size_t limit_ = size_t{1} << 20;
+    uint64_t versions_[arena_pages] = {};
+    umn_cache *cache_;
+    stamp_registrar &registrar_;
+    std::vector<umn_region *> held_;
 };
 
 span model::pick_span(input &in) const {
@@ -139,6 +205,7 @@ bool model::none_mapped(span s) const {
 }
 
 size_t model::invalidate(span s) {
+    for (size_t p = s.first; p < s.first + s.count; ++p) ++versions_[p];
     size_t moved = 0;
     for (auto it = live_.begin(); it != live_.end();) {
         bool hit = false;
@@ -305,6 +372,58 @@ void model::op_bad_arguments(input &in) {
     expect(umn_get_invalid(n_, nullptr, 1) == -EINVAL, "bad", "NULL cookie array accepted");
 }
 
+// A region must cover the request and hold the pages as they are now.
+void model::op_cache_get(input &in) {
+    span s = pick_span(in);
+    size_t head = in.byte() % 64, tail = in.byte() % 64;
+    trace("cache_get", s.first, s.count, registrar_.fail_next);
+    const char *addr = page_addr(s.first) + head;
+    size_t len = s.count * pg - head - tail;
+    int injected = registrar_.fail_next;
+    umn_region *r = nullptr;
+    int rc = umn_cache_get(cache_, addr, len, &r);
+    registrar_.fail_next = 0;
+    if (rc < 0) {
+        bool expected = rc == injected || (rc == -EFAULT && !all_mapped(s));
+        expect(expected && !r, "cache get", "unexpected error", rc);
+        return;
+    }
+    expect(all_mapped(s), "cache get", "region over unmapped pages");
+    auto *start = static_cast<const char *>(umn_region_addr(r));
+    expect(start <= addr && addr + len <= start + umn_region_len(r), "cache get",
+           "region does not cover the request");
+    const auto &rec = registrar_.live.at(umn_region_handle(r));
+    for (size_t i = 0; i < rec.count; ++i)
+        expect(rec.versions[i] == versions_[rec.first + i], "cache get", "stale region",
+               static_cast<long>(rec.first + i));
+    ++registrar_.held[umn_region_handle(r)];
+    held_.push_back(r);
+}
+
+void model::op_cache_put(input &in) {
+    if (held_.empty()) return;
+    size_t i = in.byte() % held_.size();
+    trace("cache_put", 0, 0, static_cast<long>(i));
+    umn_region *r = held_[i];
+    held_.erase(held_.begin() + static_cast<long>(i));
+    --registrar_.held[umn_region_handle(r)];
+    umn_cache_put(cache_, r);
+}
+
+void model::op_registrar_failure(input &in) {
+    static const int errors[] = {-ENOMEM, -EAGAIN, -EFAULT, -EIO};
+    registrar_.fail_next = errors[in.byte() % 4];
+    trace("registrar will fail", 0, 0, registrar_.fail_next);
+}
+
+void model::put_all() {
+    for (umn_region *r : held_) {
+        --registrar_.held[umn_region_handle(r)];
+        umn_cache_put(cache_, r);
+    }
+    held_.clear();
+}
+
 // With tracing on: the model's idea of the arena matches the kernel's.
 void model::check_mappings() const {
     unsigned char v;
@@ -316,9 +435,11 @@ void model::check_mappings() const {
 void model::run(input &in) {
     using handler = void (model::*)(input &);
     static const handler ops[] = {
-        &model::op_register,  &model::op_register,  &model::op_unregister,    &model::op_drain,
-        &model::op_map_fixed, &model::op_munmap,    &model::op_mremap,        &model::op_madvise,
-        &model::op_mprotect,  &model::op_set_limit, &model::op_bad_arguments,
+        &model::op_register,  &model::op_register,      &model::op_unregister,
+        &model::op_drain,     &model::op_map_fixed,     &model::op_munmap,
+        &model::op_mremap,    &model::op_madvise,       &model::op_mprotect,
+        &model::op_set_limit, &model::op_bad_arguments, &model::op_cache_get,
+        &model::op_cache_get, &model::op_cache_put,     &model::op_registrar_failure,
     };
     while (!in.done()) {
         (this->*ops[in.byte() % (sizeof ops / sizeof ops[0])])(in);
@@ -326,8 +447,10 @@ void model::run(input &in) {
     }
 }
 
-// Unmaps the arena, then every registration must come back exactly once.
+// Unmaps the arena, then every registration must come back exactly once and
+// every cache registration must be deregistered exactly once.
 void model::finish() {
+    put_all();
     uint64_t gen = umn_generation(n_);
     expect(munmap(page_addr(0), arena_pages * pg) == 0, "final munmap", "failed", errno);
     size_t moved = invalidate({0, arena_pages});
@@ -342,6 +465,9 @@ void model::finish() {
     expect(k == 0, "final drain", "error", k);
     expect(pending_.empty(), "final drain", "cookies lost", static_cast<long>(pending_.size()));
     expect(live_.empty(), "final drain", "registrations left", static_cast<long>(live_.size()));
+    umn_cache_destroy(cache_);
+    expect(registrar_.regs == registrar_.deregs && registrar_.live.empty(), "cache destroy",
+           "registrations leaked", static_cast<long>(registrar_.live.size()));
 }
 
 }  // namespace
@@ -354,8 +480,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     umn_notifier *n = nullptr;
     int rc = umn_notifier_open(&n, UMN_MONITOR_AUTO);
     if (rc < 0) fail("setup", "umn_notifier_open failed", rc);
+    stamp_registrar registrar;
+    umn_registrar callbacks{&registrar, stamp_registrar::reg, stamp_registrar::dereg};
+    umn_cache_params params{};
+    params.struct_size = sizeof params;
+    params.max_regions = 6;  // small, so eviction runs
+    umn_cache *cache = nullptr;
+    rc = umn_cache_create(&cache, &callbacks, &params);
+    if (rc < 0) fail("setup", "umn_cache_create failed", rc);
     {
-        model m(n);
+        model m(n, cache, registrar);
         input in{data, size};
         m.run(in);
         m.finish();
