@@ -8,7 +8,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
     libcli11-dev libfmt-dev nlohmann-json3-dev liburing-dev libibverbs-dev
     # tests and benchmarks
-    libgtest-dev libgmock-dev libbenchmark-dev libucx-dev valgrind
+    libgtest-dev libgmock-dev libbenchmark-dev libucx-dev valgrind gnuplot-nox
     # reliability tests: stack dumps on hangs (tests/reliability/watchdog.hpp)
     gdb
     # kernel module and its qemu test (tests/vm/kernel.sh fetches the kernel

@@ -18,4 +18,15 @@ struct check_options {
 };
 int check(const check_options &o);
 
+struct bench_options {
+    bool quick = false;  // short runs, small sizes (scripts/run.sh)
+    std::string json = "umn-bench.json";
+    std::string plot;                             // SVG path; empty: no plot
+    std::string filter;                           // Google Benchmark regex over row names
+    enum umn_monitor monitor = UMN_MONITOR_AUTO;  // umn's monitor for the hit rows
+};
+int bench(const bench_options &o);
+// The hidden `umn bench-worker`: one munmap measurement in a fresh process.
+int bench_worker(const std::vector<std::string> &args);
+
 }  // namespace umn::cli

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The one place that names the sides and the rows.
+#include "benchmarks.hpp"
+
+#include "munmap_cost.hpp"
+#include "ucx_cache.hpp"
+#include "workloads.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace umn::bench {
+
+namespace {
+
+using benchmark::internal::Benchmark;
+
+std::string row_name(const std::string &workload, const std::string &side) {
+    return workload + "/side:" + side;
+}
+
+template <class Fn>
+Benchmark *add(const std::string &workload, const std::string &side, Fn &&fn) {
+    return benchmark::RegisterBenchmark(row_name(workload, side).c_str(), std::forward<Fn>(fn));
+}
+
+double min_time(const options &o) {
+    return o.quick ? 0.05 : 0.5;
+}
+
+template <class Cache>
+struct side_tag {
+    using cache = Cache;
+};
+
+// Calls fn(side_tag<Cache>, side name, config) for UCX, then for umn on the
+// monitor `o` names (the rows where the monitor does not matter).
+template <class Fn>
+void for_each_side(const options &, Fn &&fn) {
+    fn(side_tag<ucx_cache>{}, std::string(ucx_cache::side), cache_config{});
+}
+
+// The same for rows that measure the monitor: UCX, then umn on each monitor.
+template <class Fn>
+void for_each_monitor_side(Fn &&fn) {
+    fn(side_tag<ucx_cache>{}, std::string(ucx_cache::side), cache_config{});
+}
+
+void register_hits(const options &o) {
+    for (size_t n : {size_t{1}, size_t{1000}, size_t{100000}}) {
+        std::string regions = "regions:" + std::to_string(n);
+        for_each_side(o, [&](auto tag, const std::string &side, const cache_config &config) {
+            using Cache = typename decltype(tag)::cache;
+            add("hit/sequential/" + regions, side, [n, config](benchmark::State &s) {
+                hit<Cache, access::sequential>(s, n, config);
+            })->MinTime(min_time(o));
+        });
+        if (n == 1) continue;
+        for_each_side(o, [&](auto tag, const std::string &side, const cache_config &config) {
+            using Cache = typename decltype(tag)::cache;
+            add("hit/random/" + regions, side, [n, config](benchmark::State &s) {
+                hit<Cache, access::random>(s, n, config);
+            })->MinTime(min_time(o));
+        });
+    }
+}
+
+void register_threads(const options &o) {
+    for (bool same : {false, true}) {
+        for_each_side(o, [&](auto tag, const std::string &side, const cache_config &config) {
+            using Cache = typename decltype(tag)::cache;
+            add(same ? "hit/same-region" : "hit/separate-regions", side,
+                [same, config](benchmark::State &s) { hit_threads<Cache>(s, same, config); })
+                ->Threads(1)
+                ->Threads(2)
+                ->MinTime(min_time(o));
+        });
+    }
+}
+
+void register_misses(const options &o) {
+    for_each_monitor_side([&](auto tag, const std::string &side, const cache_config &config) {
+        using Cache = typename decltype(tag)::cache;
+        add("miss/lru", side, [config](benchmark::State &s) {
+            miss<Cache>(s, config);
+        })->MinTime(min_time(o));
+    });
+}
+
+void register_invalidations(const options &o) {
+    for (size_t n : {size_t{1000}, size_t{100000}}) {
+        if (o.quick && n > 1000) continue;
+        for_each_monitor_side([&](auto tag, const std::string &side, const cache_config &config) {
+            using Cache = typename decltype(tag)::cache;
+            add("invalidate/regions:" + std::to_string(n), side,
+                [n, config](benchmark::State &s) { invalidate<Cache>(s, n, config); })
+                ->Iterations(n > 1000 ? 3 : (o.quick ? 5 : 50))
+                ->UseManualTime();
+        });
+    }
+}
+
+void run_munmap_row(benchmark::State &s, const options &o, const std::string &side, size_t index,
+                    size_t samples) {
+    munmap_result r = measure_munmap(o.worker_command, side, index, samples);
+    if (!r.available) {
+        s.SkipWithError(r.message.c_str());
+        return;
+    }
+    size_t k = 0;
+    for (auto _ : s) s.SetIterationTime(r.libc_ns[k++ % r.libc_ns.size()] * 1e-9);
+    double libc = median(r.libc_ns), raw = median(r.syscall_ns);
+    s.counters["munmap_ns"] = libc;
+    s.counters["syscall_ns"] = raw;
+    s.counters["overhead_ns"] = libc - raw;
+}
+
+void register_munmaps(const options &o) {
+    size_t samples = o.quick ? 300 : 3000;
+    for (size_t i = 0; i < munmap_cases.size(); i++) {
+        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
+            add(std::string("munmap/") + munmap_cases[i].name, side,
+                [o, side, i, samples](benchmark::State &s) {
+                    run_munmap_row(s, o, side, i, samples);
+                })
+                ->Iterations(static_cast<benchmark::IterationCount>(samples))
+                ->UseManualTime();
+        });
+    }
+}
+
+}  // namespace
+
+void register_benchmarks(const options &o) {
+    register_hits(o);
+    register_threads(o);
+    register_misses(o);
+    register_invalidations(o);
+    register_munmaps(o);
+}
+
+void release_benchmarks() {
+    clear_fixture();
+}
+
+int worker_main(int argc, char **argv) {
+    if (argc != 3) {
+        std::printf("error: worker arguments: side case-index samples\n");
+        return 2;
+    }
+    std::string side = argv[0];
+    size_t index = std::strtoul(argv[1], nullptr, 10);
+    size_t samples = std::strtoul(argv[2], nullptr, 10);
+    if (index >= munmap_cases.size()) {
+        std::printf("error: no munmap case %zu\n", index);
+        return 2;
+    }
+    registrar_counts counts;
+    cache_config config;
+    config.counts = &counts;
+    munmap_result r;
+    if (side == ucx_cache::side)
+        r = measure_in_this_process<ucx_cache>(config, munmap_cases[index], samples);
+    else
+        r.message = "error: unknown side " + side;
+    return print_worker_result(r);
+}
+
+}  // namespace umn::bench

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// What a cache's memory monitor adds to munmap. Each measurement runs in a
+// fresh process (this program re-executed as a worker) holding one cache
+// only: UCX's hooks, once installed, stay in libc for the life of the
+// process and would tax every later munmap, umn's included.
+//
+// The worker alternates, per sample, a munmap through libc (hooked, or seen
+// by userfaultfd when registered) with a raw syscall(SYS_munmap) of an
+// identical unregistered range, and reports both medians; the overhead is
+// their difference, which cancels the (noisy, ~10 us here) kernel work.
+#pragma once
+
+#include "workloads.hpp"
+
+#include <cstdint>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace umn::bench {
+
+struct munmap_case {
+    const char *name;
+    size_t len;
+    size_t align;     // the range starts aligned to exactly this (not twice it)
+    bool registered;  // a cached region covers the whole range
+};
+
+extern const std::vector<munmap_case> munmap_cases;
+
+struct munmap_result {
+    bool available = false;  // false: the side cannot run here, `message` says why
+    std::string message;     // why unavailable, or the error
+    std::vector<double> libc_ns;
+    std::vector<double> syscall_ns;
+};
+
+// Runs `side` ("ucx", "umn-hooks", "umn-uffd", ...) on case `index` in a
+// worker process started with `worker_command` + side, index, samples.
+munmap_result measure_munmap(const std::vector<std::string> &worker_command,
+                             const std::string &side, size_t index, size_t samples);
+
+namespace detail {
+
+// Regions the cache holds besides the one under test, so that looking the
+// unmapped range up is not a lookup in an empty table.
+constexpr size_t background_regions = 1000;
+
+// A PROT_NONE reservation with room for a range of `len` starting aligned
+// to exactly `align`; the range is mapped and unmapped inside it.
+struct reservation {
+    char *base = nullptr;
+    size_t len = 0;
+    char *range = nullptr;
+    size_t range_len = 0;
+
+    reservation(size_t range_bytes, size_t align)
+        : len(range_bytes + 4 * align), range_len(range_bytes) {
+        void *p = mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return;
+        base = static_cast<char *>(p);
+        uintptr_t a = (reinterpret_cast<uintptr_t>(base) + 2 * align - 1) & ~(2 * align - 1);
+        range = reinterpret_cast<char *>(a + align);  // aligned to align, not to 2 * align
+    }
+    ~reservation() {
+        if (base) syscall(SYS_munmap, base, len);
+    }
+    bool map() {
+        return mmap(range, range_len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == range;
+    }
+};
+
+}  // namespace detail
+
+// The worker's measurement for one cache type, in this process.
+template <class Cache>
+munmap_result measure_in_this_process(const cache_config &config, const munmap_case &c,
+                                      size_t samples) {
+    munmap_result r;
+    cache_fixture<Cache> f(detail::background_regions, config);
+    if (f.error == 0) f.warm(0, detail::background_regions);
+    if (f.error != 0) {
+        r.message = (f.error == -ENOTSUP ? "unavailable: " : "error: ") + f.why;
+        return r;
+    }
+    detail::reservation libc_range(c.len, c.align), raw_range(c.len, c.align);
+    if (!libc_range.range || !raw_range.range) {
+        r.message = "error: cannot reserve address space";
+        return r;
+    }
+    r.available = true;
+    for (size_t i = 0; i < samples; i++) {
+        if (!libc_range.map() || !raw_range.map()) {
+            r.available = false;
+            r.message = "error: mmap(MAP_FIXED) failed";
+            return r;
+        }
+        if (c.registered) {
+            typename Cache::region region;
+            if (f.cache.get(libc_range.range, c.len, &region) < 0) {
+                r.available = false;
+                r.message = "error: get failed";
+                return r;
+            }
+            f.cache.put(region);
+        }
+        double t0 = now_ns();
+        munmap(libc_range.range, c.len);
+        double t1 = now_ns();
+        syscall(SYS_munmap, raw_range.range, c.len);
+        double t2 = now_ns();
+        r.libc_ns.push_back(t1 - t0);
+        r.syscall_ns.push_back(t2 - t1);
+    }
+    return r;
+}
+
+// Writes `r` as the worker's output (read back by measure_munmap).
+int print_worker_result(const munmap_result &r);
+
+}  // namespace umn::bench
