@@ -3,7 +3,10 @@
 #include "benchmarks.hpp"
 
 #include "munmap_cost.hpp"
+#include "monitor/monitor.hpp"
+#include "os/options.hpp"
 #include "ucx_cache.hpp"
+#include "umn_cache.hpp"
 #include "workloads.hpp"
 
 #include <benchmark/benchmark.h>
@@ -36,17 +39,39 @@ struct side_tag {
     using cache = Cache;
 };
 
+cache_config on_monitor(enum umn_monitor m) {
+    cache_config config;
+    config.monitor = m;
+    return config;
+}
+
 // Calls fn(side_tag<Cache>, side name, config) for UCX, then for umn on the
 // monitor `o` names (the rows where the monitor does not matter).
 template <class Fn>
-void for_each_side(const options &, Fn &&fn) {
+void for_each_side(const options &o, Fn &&fn) {
     fn(side_tag<ucx_cache>{}, std::string(ucx_cache::side), cache_config{});
+    fn(side_tag<umn_cache_side>{}, std::string(umn_cache_side::side), on_monitor(o.monitor));
+}
+
+// The monitors whose own cost a row measures: the two that need no kernel
+// module always (a row says "unavailable" if one cannot run), the kernel
+// monitor where its module is loaded.
+std::vector<enum umn_monitor> measured_monitors() {
+    std::vector<enum umn_monitor> monitors = {UMN_MONITOR_HOOKS, UMN_MONITOR_UFFD};
+    if (probe_kernel().error == 0) monitors.insert(monitors.begin(), UMN_MONITOR_KERNEL);
+    return monitors;
+}
+
+std::string umn_side_name(enum umn_monitor m) {
+    return std::string(umn_cache_side::side) + "-" + monitor_name(m);
 }
 
 // The same for rows that measure the monitor: UCX, then umn on each monitor.
 template <class Fn>
 void for_each_monitor_side(Fn &&fn) {
     fn(side_tag<ucx_cache>{}, std::string(ucx_cache::side), cache_config{});
+    for (enum umn_monitor m : measured_monitors())
+        fn(side_tag<umn_cache_side>{}, umn_side_name(m), on_monitor(m));
 }
 
 void register_hits(const options &o) {
@@ -162,10 +187,14 @@ int worker_main(int argc, char **argv) {
     cache_config config;
     config.counts = &counts;
     munmap_result r;
+    r.message = "error: unknown side " + side;
     if (side == ucx_cache::side)
         r = measure_in_this_process<ucx_cache>(config, munmap_cases[index], samples);
-    else
-        r.message = "error: unknown side " + side;
+    for (enum umn_monitor m : {UMN_MONITOR_KERNEL, UMN_MONITOR_HOOKS, UMN_MONITOR_UFFD}) {
+        if (side != umn_side_name(m)) continue;
+        config.monitor = m;
+        r = measure_in_this_process<umn_cache_side>(config, munmap_cases[index], samples);
+    }
     return print_worker_result(r);
 }
 

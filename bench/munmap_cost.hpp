@@ -85,7 +85,7 @@ munmap_result measure_in_this_process(const cache_config &config, const munmap_c
     cache_fixture<Cache> f(detail::background_regions, config);
     if (f.error == 0) f.warm(0, detail::background_regions);
     if (f.error != 0) {
-        r.message = (f.error == -ENOTSUP ? "unavailable: " : "error: ") + f.why;
+        r.message = f.error == -ENOTSUP ? f.why : "error: " + f.why;
         return r;
     }
     detail::reservation libc_range(c.len, c.align), raw_range(c.len, c.align);

@@ -50,6 +50,7 @@ struct cache_fixture : fixture {
             return;
         }
         error = cache.open(config, &why);
+        if (error == -ENOTSUP) why = "unavailable: " + why;
     }
     void *buffer(size_t i) { return pages.at(i) + buffer_offset; }
 
