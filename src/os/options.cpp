@@ -23,6 +23,7 @@ options_t read_options() {
     read_size("UMN_MAX_REGISTRATIONS", &o.max_registrations);
     read_size("UMN_CACHE_MAX_REGIONS", &o.cache_max_regions);
     read_size("UMN_CACHE_MAX_BYTES", &o.cache_max_bytes);
+    if (const char *lib = std::getenv("UMN_IBVERBS_LIBRARY")) o.ibverbs_library = lib;
     return o;
 }
 

@@ -4,6 +4,7 @@
 //   UMN_MAX_REGISTRATIONS=N         per-notifier limit (default 1<<20)
 //   UMN_CACHE_MAX_REGIONS=N         cache default for max_regions
 //   UMN_CACHE_MAX_BYTES=N           cache default for max_bytes (suffix k/m/g allowed)
+//   UMN_IBVERBS_LIBRARY=name        what the ibverbs registrar dlopens (default libibverbs.so.1)
 #pragma once
 
 #include <umn/umn.h>
@@ -20,6 +21,7 @@ struct options_t {
     size_t max_registrations = size_t{1} << 20;
     size_t cache_max_regions = 0;  // 0: the cache's own default
     size_t cache_max_bytes = 0;
+    std::string ibverbs_library;  // "" = libibverbs.so.1
 };
 
 const options_t &options();

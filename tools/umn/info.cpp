@@ -5,6 +5,7 @@
 #include "monitor/monitor.hpp"
 #include "os/options.hpp"
 #include "pagemap.hpp"
+#include "registrar/ibverbs.hpp"
 
 #include <fmt/core.h>
 
@@ -34,6 +35,8 @@ int info() {
     fmt::print("ground truth for `umn check`: {}\n", pm.available()
                                                          ? "physical frames from /proc/self/pagemap"
                                                          : "unavailable (frame numbers need root)");
+    fmt::print("\nregistrars:\n");
+    print_monitor("ibverbs", verbs::probe());
     return 0;
 }
 
