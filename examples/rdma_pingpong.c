@@ -84,16 +84,33 @@ static int die(const char *what, int err) {
 
 /* ------------------------------------------------------------------ link */
 
+static int is_ipv4_mapped(const union ibv_gid *gid) {
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(gid->raw, prefix, sizeof prefix) == 0;
+}
+
+/* The GID `wanted`, or else the first IPv4-mapped one (RoCE v2 over an IPv4
+ * address: usable at once, while a fresh IPv6 link-local address is still
+ * tentative), or else the first non-zero one. */
 static int find_gid(struct ibv_context *context, int wanted, union ibv_gid *gid, int *index) {
     struct ibv_port_attr port;
     if (ibv_query_port(context, PORT, &port)) return die("ibv_query_port", errno);
-    for (int i = wanted >= 0 ? wanted : 0; i < port.gid_tbl_len; i++) {
-        if (ibv_query_gid(context, PORT, i, gid)) continue;
-        if (gid->global.interface_id == 0 && gid->global.subnet_prefix == 0) continue;
-        *index = i;
-        return 0;
+    if (wanted >= 0) {
+        *index = wanted;
+        return ibv_query_gid(context, PORT, wanted, gid) ? die("ibv_query_gid", errno) : 0;
     }
-    return die("no usable GID on port 1", ENODEV);
+    *index = -1;
+    for (int i = 0; i < port.gid_tbl_len; i++) {
+        union ibv_gid g;
+        if (ibv_query_gid(context, PORT, i, &g) ||
+            (!g.global.interface_id && !g.global.subnet_prefix))
+            continue;
+        if (*index < 0 || (is_ipv4_mapped(&g) && !is_ipv4_mapped(gid))) {
+            *index = i;
+            *gid = g;
+        }
+    }
+    return *index < 0 ? die("no usable GID on port 1", ENODEV) : 0;
 }
 
 static struct ibv_qp *make_qp(struct link *l) {
@@ -367,7 +384,7 @@ static int run_rounds(struct link *l, struct sender *s, const struct options *o,
         base = mapped;
         size_t offset = (size_t)rand() % MAX_OFFSET;
         uint32_t len = random_len(), lkey = 0;
-        fill(base, offset + len, round);
+        fill(base, MAP_LEN, round);
         if ((rc = sender_lkey(s, base + offset, len, &lkey))) break;
         rc = transfer(l, base + offset, len, lkey);
         sender_done(s);

@@ -14,6 +14,8 @@ packages=(
     # kernel module and its qemu test (tests/vm/kernel.sh fetches the kernel
     # image matching linux-headers-amd64 with `apt-get download`, unpacks it)
     linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils kmod
+    # RDMA demonstration over soft-RoCE in qemu (tests/rdma/)
+    rdma-core ibverbs-providers ibverbs-utils iproute2
 )
 missing=()
 for p in "${packages[@]}"; do
