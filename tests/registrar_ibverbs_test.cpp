@@ -5,6 +5,7 @@
 // The real device is exercised in the VM (tests/rdma/).
 #include <umn/verbs.h>
 
+#include "rdma/fake_ibverbs.h"
 #include "registrar/ibverbs.hpp"
 
 #include <gtest/gtest.h>
@@ -15,14 +16,6 @@
 #include <string>
 
 namespace {
-
-struct fake_mr {
-    void *pd;
-    void *addr;
-    size_t len;
-    uint64_t iova;
-    unsigned access;
-};
 
 ibv_pd *fake_pd(char *byte) {
     return reinterpret_cast<ibv_pd *>(byte);

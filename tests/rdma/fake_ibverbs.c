@@ -5,18 +5,10 @@
  * without an RDMA device. Each mr is a malloc'd record of its arguments;
  * a pd whose first byte is 'F' makes registration fail with EFAULT.
  */
-#include <errno.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
+#include "fake_ibverbs.h"
 
-struct fake_mr {
-    void *pd;
-    void *addr;
-    size_t len;
-    uint64_t iova;
-    unsigned access;
-};
+#include <errno.h>
+#include <stdlib.h>
 
 int fake_ibverbs_live_mrs;
 
