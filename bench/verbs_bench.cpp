@@ -134,7 +134,7 @@ int run(ibv_pd *pd, const options &o) {
         munmap(m, len);
     }
     umn_cache_destroy(cache);
-    umn_registrar_ibverbs_free(&registrar);
+    umn_registrar_release(&registrar);
     return status;
 }
 

@@ -311,7 +311,7 @@ static void sender_close(struct sender *s, long *regs, long *deregs) {
         return;
     }
     umn_cache_destroy(s->cache);
-    umn_registrar_ibverbs_free(&s->counted.inner);
+    umn_registrar_release(&s->counted.inner);
     *regs = s->counted.regs;
     *deregs = s->counted.deregs;
 }

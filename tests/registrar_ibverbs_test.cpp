@@ -81,11 +81,9 @@ TEST_F(registrar_ibverbs, RegPassesRangeAccessAndIovaAndDeregFreesTheMr) {
     r.dereg(r.ctx, buffer, sizeof buffer, handle);
     EXPECT_EQ(*live, 0);
 
-    umn_registrar_ibverbs_free(&r);
+    umn_registrar_release(&r);
     EXPECT_EQ(r.reg, nullptr);
     EXPECT_EQ(r.ctx, nullptr);
-    umn_registrar_ibverbs_free(&r);  // cleared: no-op
-    umn_registrar_ibverbs_free(nullptr);
     dlclose(fake);
 }
 
@@ -100,7 +98,7 @@ TEST_F(registrar_ibverbs, FailedRegistrationReturnsTheLibraryErrno) {
     EXPECT_EQ(r.reg(r.ctx, buffer, sizeof buffer, &handle), -EFAULT);
     EXPECT_EQ(handle, 42u);
     EXPECT_EQ(errno, 0);
-    umn_registrar_ibverbs_free(&r);
+    umn_registrar_release(&r);
 }
 
 TEST_F(registrar_ibverbs, ProbeReportsTheLoadedLibrary) {
@@ -108,13 +106,6 @@ TEST_F(registrar_ibverbs, ProbeReportsTheLoadedLibrary) {
     umn::probe_result p = umn::verbs::probe();
     EXPECT_EQ(p.error, 0);
     EXPECT_NE(p.detail.find("loaded"), std::string::npos) << p.detail;
-}
-
-TEST_F(registrar_ibverbs, FreeIgnoresOtherRegistrars) {
-    int ctx = 0;
-    umn_registrar other{&ctx, [](void *, void *, size_t, uint64_t *) { return 0; }, nullptr};
-    umn_registrar_ibverbs_free(&other);
-    EXPECT_EQ(other.ctx, &ctx);
 }
 
 }  // namespace

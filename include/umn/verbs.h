@@ -14,7 +14,7 @@
  *   ... umn_cache_get(cache, buf, len, &region);
  *       struct ibv_mr *mr = umn_region_mr(region);    lkey/rkey for the work request
  *   umn_cache_destroy(cache);
- *   umn_registrar_ibverbs_free(&r);
+ *   umn_registrar_release(&r);
  */
 #ifndef UMN_VERBS_H
 #define UMN_VERBS_H
@@ -33,15 +33,12 @@ struct ibv_mr;
  * access) and whose dereg is ibv_dereg_mr; a region's handle is its
  * struct ibv_mr * (see umn_region_mr). reg returns -errno from ibv_reg_mr
  * (-ENOMEM when the locked-memory limit is reached lets the cache evict and
- * retry). The pd must outlive every cache using the registrar.
- * -EINVAL: out or pd is NULL; -ENOTSUP: libibverbs.so.1 cannot be loaded
- * (`umn info` says why); -ENOMEM.
+ * retry). The pd must outlive every cache using the registrar; give the
+ * registrar back with umn_registrar_release() after the last such cache is
+ * destroyed. -EINVAL: out or pd is NULL; -ENOTSUP: libibverbs.so.1 cannot be
+ * loaded (`umn info` says why); -ENOMEM.
  */
 int umn_registrar_ibverbs(struct umn_registrar *out, struct ibv_pd *pd, int access);
-
-/* Frees what umn_registrar_ibverbs allocated, once no cache uses it any more
- * (after umn_cache_destroy), and clears *r. NULL or a cleared registrar is a no-op. */
-void umn_registrar_ibverbs_free(struct umn_registrar *r);
 
 /* The memory region behind a region of a cache on the ibverbs registrar. */
 static inline struct ibv_mr *umn_region_mr(const umn_region *r) {

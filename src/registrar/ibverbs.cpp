@@ -17,11 +17,12 @@
 // Concurrency: a library table is filled under load_lock and published
 // through `current` with release; readers acquire it. Tables are immutable
 // and never freed (the library is never unloaded), and each registrar copies
-// the two function pointers it needs, so reg/dereg touch no shared state.
+// the function pointers it needs, so reg/dereg touch no shared state.
 #include <umn/verbs.h>
 
-#include "registrar/ibverbs.hpp"
 #include "os/options.hpp"
+#include "registrar/ibverbs.hpp"
+#include "registrar/registrar.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -54,14 +55,18 @@ using reg_mr_fn = void *(*)(void *pd, void *addr, size_t len, int access);
 using reg_mr_iova2_fn = void *(*)(void *pd, void *addr, size_t len, uint64_t iova, unsigned access);
 using dereg_mr_fn = int (*)(void *mr);
 
+struct functions {
+    reg_mr_fn reg_mr;
+    reg_mr_iova2_fn reg_mr_iova2;
+    dereg_mr_fn dereg_mr;
+};
+
 struct library {
     int error = 0;  // 0 or -ENOTSUP
     std::string name;
     std::string why;  // dlopen/dlsym message when error
     void *handle = nullptr;
-    reg_mr_fn reg_mr = nullptr;
-    reg_mr_iova2_fn reg_mr_iova2 = nullptr;
-    dereg_mr_fn dereg_mr = nullptr;
+    functions f{};
     const library *previous = nullptr;  // earlier tables stay reachable
 };
 
@@ -79,11 +84,11 @@ library *open_library(const char *name) {
     lib->name = name;
     lib->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (lib->handle) {
-        lib->reg_mr = reinterpret_cast<reg_mr_fn>(dlsym(lib->handle, "ibv_reg_mr"));
-        lib->reg_mr_iova2 =
-            reinterpret_cast<reg_mr_iova2_fn>(dlsym(lib->handle, "ibv_reg_mr_iova2"));
-        lib->dereg_mr = reinterpret_cast<dereg_mr_fn>(dlsym(lib->handle, "ibv_dereg_mr"));
-        if ((lib->reg_mr || lib->reg_mr_iova2) && lib->dereg_mr) return lib;
+        functions &f = lib->f;
+        f.reg_mr = reinterpret_cast<reg_mr_fn>(dlsym(lib->handle, "ibv_reg_mr"));
+        f.reg_mr_iova2 = reinterpret_cast<reg_mr_iova2_fn>(dlsym(lib->handle, "ibv_reg_mr_iova2"));
+        f.dereg_mr = reinterpret_cast<dereg_mr_fn>(dlsym(lib->handle, "ibv_dereg_mr"));
+        if ((f.reg_mr || f.reg_mr_iova2) && f.dereg_mr) return lib;
         lib->why = "no ibv_reg_mr/ibv_dereg_mr in " + lib->name;
     } else {
         const char *e = dlerror();
@@ -112,26 +117,27 @@ const library *loaded() {
     return install(default_name());
 }
 
-struct registrar_ctx {
-    void *pd;
-    int access;
-    reg_mr_fn reg_mr;
-    reg_mr_iova2_fn reg_mr_iova2;
-    dereg_mr_fn dereg_mr;
+// Released by umn_registrar_release (registrar.cpp).
+class ibverbs_context final : public registrar_context {
+  public:
+    ibverbs_context(void *pd, int access, const functions &f) : pd(pd), access(access), f(f) {}
+    void *const pd;
+    const int access;
+    const functions f;
 };
 
-void *register_range(const registrar_ctx &c, void *addr, size_t len, int access) {
-    if (c.reg_mr_iova2)
-        return c.reg_mr_iova2(c.pd, addr, len, reinterpret_cast<uintptr_t>(addr),
+void *register_range(const functions &f, void *pd, void *addr, size_t len, int access) {
+    if (f.reg_mr_iova2)
+        return f.reg_mr_iova2(pd, addr, len, reinterpret_cast<uintptr_t>(addr),
                               static_cast<unsigned>(access));
-    return c.reg_mr(c.pd, addr, len, access);
+    return f.reg_mr(pd, addr, len, access);
 }
 
 int reg(void *ctx, void *addr, size_t len, uint64_t *handle) {
-    const auto *c = static_cast<const registrar_ctx *>(ctx);
+    const auto *c = static_cast<const ibverbs_context *>(ctx);
     int saved = errno;  // umn calls never change errno
     errno = 0;
-    void *mr = register_range(*c, addr, len, c->access);
+    void *mr = register_range(c->f, c->pd, addr, len, c->access);
     int rc = mr ? 0 : errno > 0 ? -errno : -ENOMEM;
     errno = saved;
     if (mr) *handle = reinterpret_cast<uintptr_t>(mr);
@@ -141,7 +147,7 @@ int reg(void *ctx, void *addr, size_t len, uint64_t *handle) {
 void dereg(void *ctx, void *, size_t, uint64_t handle) {
     // ibv_dereg_mr fails only for an mr that is still bound or invalid; the
     // cache deregisters each mr once, and the registrar has no error path.
-    static_cast<const registrar_ctx *>(ctx)->dereg_mr(reinterpret_cast<void *>(handle));
+    static_cast<const ibverbs_context *>(ctx)->f.dereg_mr(reinterpret_cast<void *>(handle));
 }
 
 // ---------------------------------------------------------------- probe
@@ -178,11 +184,10 @@ std::string odp_support(const library &lib, void *pd) {
     size_t len = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     void *page = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) return "ODP unknown (mmap failed)";
-    registrar_ctx c{pd, 0, lib.reg_mr, lib.reg_mr_iova2, lib.dereg_mr};
     errno = 0;
-    void *mr = register_range(c, page, len, access_local_write | access_on_demand);
+    void *mr = register_range(lib.f, pd, page, len, access_local_write | access_on_demand);
     int err = errno;
-    if (mr) lib.dereg_mr(mr);
+    if (mr) lib.f.dereg_mr(mr);
     munmap(page, len);
     return mr ? "ODP yes" : std::string("ODP no (") + strerrorname_np(err ? err : ENOMEM) + ")";
 }
@@ -228,19 +233,15 @@ int reload_for_test(const char *library) {
 using namespace umn::verbs;
 
 extern "C" int umn_registrar_ibverbs(umn_registrar *out, ibv_pd *pd, int access) {
-    if (!out || !pd) return -EINVAL;
+    if (!out) return -EINVAL;
+    *out = umn_registrar{};
+    if (!pd) return -EINVAL;
     const library *lib = loaded();
     if (!lib) return -ENOMEM;
     if (lib->error) return lib->error;
-    auto *c =
-        new (std::nothrow) registrar_ctx{pd, access, lib->reg_mr, lib->reg_mr_iova2, lib->dereg_mr};
+    auto *c = new (std::nothrow) ibverbs_context(pd, access, lib->f);
     if (!c) return -ENOMEM;
+    umn::adopt(c);
     *out = umn_registrar{c, reg, dereg};
     return 0;
-}
-
-extern "C" void umn_registrar_ibverbs_free(umn_registrar *r) {
-    if (!r || r->reg != reg) return;
-    delete static_cast<registrar_ctx *>(r->ctx);
-    *r = umn_registrar{};
 }
