@@ -165,6 +165,61 @@ TEST_F(AllocationFailure, CloseWithLiveRegistrationsNeverCrashes) {
            [&](const outcome &) { m.reset(); }});
 }
 
+// A registrar that allocates nothing (so only umn's allocations fail) and
+// counts; not thread-safe (one thread uses it).
+struct counting_registrar {
+    uint64_t regs = 0;
+    uint64_t deregs = 0;
+    static int reg(void *ctx, void *, size_t, uint64_t *handle) {
+        *handle = ++static_cast<counting_registrar *>(ctx)->regs;
+        return 0;
+    }
+    static void dereg(void *ctx, void *, size_t, uint64_t) {
+        ++static_cast<counting_registrar *>(ctx)->deregs;
+    }
+    umn_registrar registrar() { return {this, reg, dereg}; }
+};
+
+TEST(AllocationFailureCache, CreateReturnsEnomemAndLeaksNothing) {
+    counting_registrar counting;
+    umn_registrar r = counting.registrar();
+    umn_cache *c = nullptr;
+    sweep({"umn_cache_create", [] {},
+           [&] { return static_cast<long>(umn_cache_create(&c, &r, nullptr)); },
+           [&](const outcome &o) {
+               if (o.rc == 0) umn_cache_destroy(c);
+               c = nullptr;
+           }});
+}
+
+TEST(AllocationFailureCache, MissReturnsEnomemAndRegistersNothingHalfway) {
+    counting_registrar counting;
+    umn_registrar r = counting.registrar();
+    umn_cache *c = nullptr;
+    std::unique_ptr<umn::test::mapping> m;
+    umn_region *region = nullptr;
+    sweep({"umn_cache_get (miss)",
+           [&] {
+               ASSERT_EQ(umn_cache_create(&c, &r, nullptr), 0);
+               m = std::make_unique<umn::test::mapping>(2);
+           },
+           [&] { return static_cast<long>(umn_cache_get(c, m->get() + 5, 100, &region)); },
+           [&](const outcome &o) {
+               if (o.rc == 0) {
+                   umn_cache_put(c, region);
+               } else {
+                   EXPECT_EQ(region, nullptr);
+                   EXPECT_EQ(counting.regs, counting.deregs);
+               }
+               // The cache still works after the failure.
+               EXPECT_EQ(umn_cache_get(c, m->get() + 5, 100, &region), 0);
+               umn_cache_put(c, region);
+               umn_cache_destroy(c);
+               m.reset();
+               EXPECT_EQ(counting.regs, counting.deregs);
+           }});
+}
+
 // In a fresh process: the first open creates the process-wide monitor.
 // Exit status: 0 ok, 1 wrong error, 2 exception escaped, 3 not usable after.
 [[noreturn]] void first_open_child(long step) {

@@ -52,6 +52,14 @@ void stamped_slots::publish(size_t slot, uint64_t stamp) {
 }
 
 bool stamped_slots::replace(size_t slot, std::mt19937 &rng, unsigned kinds) {
+    if (!remap(slot, rng, kinds)) {
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
+bool stamped_slots::remap(size_t slot, std::mt19937 &rng, unsigned kinds) {
     char *a = addr(slot);
     const uint64_t next = slots_[slot].version.load(std::memory_order_relaxed) + 1;
     unsigned pick;

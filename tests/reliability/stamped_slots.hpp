@@ -42,8 +42,9 @@ class stamped_slots {
     };
     // Replaces slot's mapping one of the `kinds` ways, at random, and
     // publishes the new stamp. Only one thread may replace a given slot.
-    // False if the test lost the slot's address to another mmap while it
-    // was unmapped.
+    // False (and counted) if a call failed or the test lost the slot's
+    // address to another mmap while it was unmapped; the slot must not be
+    // used again.
     bool replace(size_t slot, std::mt19937 &rng, unsigned kinds);
 
     // The first word of the page at addr as it is now, 0 if unmapped. Read
@@ -51,17 +52,21 @@ class stamped_slots {
     static uint64_t read_stamp(const void *addr);
 
     uint64_t replacements() const { return replacements_.load(); }
+    // Replacements that failed (the slot stays as it was).
+    uint64_t failed_replacements() const { return failed_.load(); }
 
   private:
     struct slot_state {
         alignas(64) std::atomic<uint64_t> version{1};
     };
+    bool remap(size_t slot, std::mt19937 &rng, unsigned kinds);
     void publish(size_t slot, uint64_t stamp);
 
     char *base_ = nullptr;
     size_t count_;
     std::unique_ptr<slot_state[]> slots_;
     std::atomic<uint64_t> replacements_{0};
+    std::atomic<uint64_t> failed_{0};
 };
 
 }  // namespace umn::reliability

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Threads: mutators own disjoint slots; getters either own a notifier_cache
+// each or share one umn_cache (which is thread-safe); counts are summed
+// under a mutex at the end.
+#include "stress.hpp"
+
+#include "support.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace umn::reliability {
+
+namespace {
+
+// A getter's own cache: one registration per slot, trusted while the
+// generation has not moved; invalidated cookies are dropped after a drain.
+class notifier_cache {
+  public:
+    explicit notifier_cache(stamped_slots &s) : slots_(s), entries_(s.count()) {
+        open_error_ = umn_notifier_open(&n_, UMN_MONITOR_AUTO);
+    }
+    ~notifier_cache() { umn_notifier_close(n_); }
+    int open_error() const { return open_error_; }
+
+    void lookup(size_t slot, stress_counts &c) {
+        ++c.lookups;
+        const uint64_t v = slots_.version(slot);  // acquire: before the lookup
+        if (umn_generation(n_) != seen_) drop_invalid(c);
+        entry &e = entries_[slot];
+        if (e.cookie) {
+            ++c.hits;
+            c.stale += e.stamp < v;
+            return;
+        }
+        ++c.misses;
+        const uint64_t cookie = next_cookie_++ * slots_.count() + slot;
+        if (umn_register(n_, slots_.addr(slot), sizeof(uint64_t), cookie) != 0) {
+            ++c.unavailable;
+            return;
+        }
+        // Watched from here on: read what the "device" now holds.
+        const uint64_t stamp = stamped_slots::read_stamp(slots_.addr(slot));
+        if (stamp == 0) {
+            c.errors += umn_unregister(n_, cookie) != 0;
+            ++c.unavailable;
+            return;
+        }
+        c.impossible += stamp < v;
+        e = {cookie, stamp};
+    }
+
+  private:
+    struct entry {
+        uint64_t cookie = 0;
+        uint64_t stamp = 0;
+    };
+
+    void drop_invalid(stress_counts &c) {
+        seen_ = umn_generation(n_);
+        uint64_t cookies[64];
+        long k;
+        while ((k = umn_get_invalid(n_, cookies, 64)) > 0) {
+            for (long i = 0; i < k; ++i) {
+                entry &e = entries_[cookies[i] % slots_.count()];
+                if (e.cookie == cookies[i]) e = {};
+            }
+        }
+        c.errors += k < 0;
+    }
+
+    stamped_slots &slots_;
+    std::vector<entry> entries_;
+    umn_notifier *n_ = nullptr;
+    int open_error_ = 0;
+    uint64_t seen_ = 0;
+    uint64_t next_cookie_ = 1;
+};
+
+}  // namespace
+
+uint64_t soak(const char *variable, uint64_t base) {
+    if (const char *s = std::getenv(variable)) return std::strtoull(s, nullptr, 10);
+    return umn::test::rounds(base);
+}
+
+namespace {
+
+void mutate(stamped_slots &slots, const stress_config &cfg, unsigned m,
+            const std::atomic<unsigned> &getters_left) {
+    std::mt19937 rng(1000 + m);
+    // Mutator m owns the slots congruent to m.
+    while (getters_left.load(std::memory_order_relaxed) > 0) {
+        size_t slot = m + cfg.mutators * (rng() % (cfg.slots / cfg.mutators));
+        if (!slots.replace(slot, rng, cfg.kinds)) return;
+    }
+}
+
+// A getter: `lookup(slot, counts)` until both targets are met.
+template <class Lookup>
+stress_counts get(stamped_slots &slots, const stress_config &cfg, unsigned g, Lookup &&lookup) {
+    std::mt19937 rng(g + 1);
+    stress_counts mine;
+    const uint64_t mine_at_least = cfg.lookups / cfg.getters;
+    // A mutator that lost its slot stops; so do the getters then.
+    while ((mine.lookups < mine_at_least || slots.replacements() < cfg.replacements) &&
+           slots.failed_replacements() == 0)
+        lookup(rng() % cfg.slots, mine);
+    return mine;
+}
+
+// Runs getters and mutators until both targets are met; returns the counts
+// and `getter(g)` runs getter g and returns its counts.
+template <class Getter>
+stress_counts run_stress(const stress_config &cfg, stamped_slots &slots, Getter &&getter) {
+    std::atomic<unsigned> getters_left{cfg.getters};
+    std::mutex lock;
+    stress_counts total;
+    std::vector<std::thread> pool;
+    for (unsigned m = 0; m < cfg.mutators; ++m)
+        pool.emplace_back(mutate, std::ref(slots), std::cref(cfg), m, std::cref(getters_left));
+    for (unsigned g = 0; g < cfg.getters; ++g) {
+        pool.emplace_back([&, g] {
+            stress_counts mine = getter(g);
+            --getters_left;
+            std::lock_guard guard(lock);
+            total.add(mine);
+        });
+    }
+    for (auto &t : pool) t.join();
+    return total;
+}
+
+}  // namespace
+
+stress_counts run_notifier_getters(const stress_config &cfg, stamped_slots &slots) {
+    return run_stress(cfg, slots, [&](unsigned g) {
+        notifier_cache cache(slots);
+        if (cache.open_error()) {
+            stress_counts failed;
+            failed.errors = 1;
+            return failed;
+        }
+        return get(slots, cfg, g, [&](size_t slot, stress_counts &c) { cache.lookup(slot, c); });
+    });
+}
+
+namespace {
+
+int expected_get_error(int rc) {
+    return rc == -EAGAIN || rc == -ENOMEM || rc == -EFAULT || rc == -ENOTSUP || rc == -ENOENT;
+}
+
+void cache_lookup(umn_cache *cache, stamp_registrar &reg, stamped_slots &slots, size_t slot,
+                  stress_counts &c) {
+    ++c.lookups;
+    const uint64_t v = slots.version(slot);  // acquire: before the lookup
+    umn_region *r = nullptr;
+    int rc = umn_cache_get(cache, slots.addr(slot), sizeof(uint64_t), &r);
+    if (rc) {
+        ++(expected_get_error(rc) ? c.unavailable : c.errors);
+        return;
+    }
+    const uint64_t stamp = reg.captured(umn_region_handle(r), slots.addr(slot));
+    c.impossible += stamp == 0;
+    c.stale += stamp < v;
+    umn_cache_put(cache, r);
+}
+
+}  // namespace
+
+cache_run run_cache_getters(const stress_config &cfg, stamped_slots &slots, unsigned fail_one_in) {
+    cache_run out;
+    stamp_registrar reg(fail_one_in);
+    umn_registrar r = reg.registrar();
+    umn_cache *cache = nullptr;
+    int rc = umn_cache_create(&cache, &r, nullptr);
+    EXPECT_EQ(rc, 0);
+    if (rc) return out;
+    out.counts = run_stress(cfg, slots, [&](unsigned g) {
+        return get(slots, cfg, g, [&](size_t slot, stress_counts &c) {
+            cache_lookup(cache, reg, slots, slot, c);
+        });
+    });
+    umn_cache_destroy(cache);
+    out.registrar = reg.counts();
+    out.counts.misses = out.registrar.regs;
+    out.counts.hits = out.counts.lookups - out.counts.unavailable - out.registrar.regs;
+    out.live_after_destroy = reg.live();
+    return out;
+}
+
+}  // namespace umn::reliability
