@@ -180,7 +180,11 @@ struct counting_registrar {
     umn_registrar registrar() { return {this, reg, dereg}; }
 };
 
-TEST(AllocationFailureCache, CreateReturnsEnomemAndLeaksNothing) {
+// The fixture's notifier makes the process-wide monitor exist (it lives as
+// long as the process) before the tests count allocations.
+class AllocationFailureCache : public umn::test::notifier_fixture {};
+
+TEST_F(AllocationFailureCache, CreateReturnsEnomemAndLeaksNothing) {
     counting_registrar counting;
     umn_registrar r = counting.registrar();
     umn_cache *c = nullptr;
@@ -192,7 +196,7 @@ TEST(AllocationFailureCache, CreateReturnsEnomemAndLeaksNothing) {
            }});
 }
 
-TEST(AllocationFailureCache, MissReturnsEnomemAndRegistersNothingHalfway) {
+TEST_F(AllocationFailureCache, MissReturnsEnomemAndRegistersNothingHalfway) {
     counting_registrar counting;
     umn_registrar r = counting.registrar();
     umn_cache *c = nullptr;
