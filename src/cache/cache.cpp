@@ -28,11 +28,13 @@
 //      invalidating call returned loads the moved generation: either it drains
 //      itself, or it sees a seen_generation that some drain stored after
 //      unlinking the region. No stale hit.
-//   C2 seqcount: the writer stores seq odd, fence(release), changes links,
-//      stores seq even (release). The reader loads seq (acquire), walks with
-//      relaxed loads, does its refs RMW (seq_cst, which also keeps the walk
-//      before it), fence(acquire), re-loads seq. Equal and even: the walk saw a
-//      tree that held the region for the whole interval.
+//   C2 seqcount: the writer makes seq odd with an acq_rel RMW (later link
+//      stores cannot move above it), stores links with release, makes seq
+//      even with release. The reader loads seq (acquire), walks with acquire
+//      loads of the links (a link stored inside a write section carries the
+//      odd seq with it), does its refs RMW (seq_cst: the walk stays before
+//      it), re-loads seq (acquire). Equal and even: the walk saw a tree that
+//      held the region for the whole interval.
 //   C3 refs: retire does fetch_or(retired); put and a failed hit decrement.
 //      Exactly one RMW in refs' modification order produces (retired, 0); its
 //      thread CASes the word to freed and deregisters. A hit whose fetch_add
@@ -90,8 +92,7 @@ bool in_child(const umn_cache *c) {
 // ------------------------------------------------------------- index + LRU
 
 void write_begin(umn_cache *c) {
-    c->seq.store(c->seq.load(relaxed) + 1, relaxed);
-    std::atomic_thread_fence(release);  // C2: odd before any link changes
+    c->seq.fetch_add(1, acq_rel);  // C2: odd before any link changes (acquire side)
 }
 
 void write_end(umn_cache *c) {
@@ -337,8 +338,7 @@ bool fast_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
     umn_region *r = cache_index::find_le(c->root, a0, &torn);
     if (!r || end_of(r) < a1) return false;
     uint64_t old = r->refs.fetch_add(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(acquire);
-    if ((old & ~cache_refs::count_mask) || c->seq.load(relaxed) != s) {
+    if ((old & ~cache_refs::count_mask) || c->seq.load(acquire) != s) {
         drop(c, r);
         return false;
     }

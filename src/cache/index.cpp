@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// See index.hpp. Writers store links with relaxed atomics; the seqcount write
-// section around every change (cache.cpp) orders them for readers.
+// See index.hpp and the edges at the top of cache.cpp.
 #include "cache/index.hpp"
 
 #include "cache/cache.hpp"
@@ -9,19 +8,24 @@ namespace umn::cache_index {
 
 namespace {
 
+// Links are stored with release and loaded with acquire (plain moves on
+// x86): a reader that follows a link the writer stored inside a write section
+// happens after the writer made the seqcount odd, so its re-check fails (C2).
 constexpr auto relaxed = std::memory_order_relaxed;
+constexpr auto acquire = std::memory_order_acquire;
+constexpr auto release = std::memory_order_release;
 
 umn_region *left(const umn_region *r) {
-    return r->index.left.load(relaxed);
+    return r->index.left.load(acquire);
 }
 umn_region *right(const umn_region *r) {
-    return r->index.right.load(relaxed);
+    return r->index.right.load(acquire);
 }
 void set_left(umn_region *r, umn_region *v) {
-    r->index.left.store(v, relaxed);
+    r->index.left.store(v, release);
 }
 void set_right(umn_region *r, umn_region *v) {
-    r->index.right.store(v, relaxed);
+    r->index.right.store(v, release);
 }
 uintptr_t key(const umn_region *r) {
     return r->index.start.load(relaxed);
@@ -97,7 +101,7 @@ umn_region *erase_at(umn_region *t, uintptr_t k) {
 
 umn_region *find_le(const root_t &root, uintptr_t k, bool *torn) {
     umn_region *best = nullptr;
-    umn_region *t = root.load(relaxed);
+    umn_region *t = root.load(acquire);
     for (unsigned steps = 0; t; ++steps) {
         if (steps == max_walk) {
             *torn = true;
@@ -130,11 +134,11 @@ void insert(root_t &root, umn_region *r) {
     r->index.priority = mix(reinterpret_cast<uintptr_t>(r));
     set_left(r, nullptr);
     set_right(r, nullptr);
-    root.store(insert_at(root.load(relaxed), r), relaxed);
+    root.store(insert_at(root.load(relaxed), r), release);
 }
 
 void erase(root_t &root, umn_region *r) {
-    root.store(erase_at(root.load(relaxed), key(r)), relaxed);
+    root.store(erase_at(root.load(relaxed), key(r)), release);
 }
 
 }  // namespace umn::cache_index
