@@ -1,18 +1,120 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The kernel monitor backend: not written yet (issue 6). Reports itself unusable.
+// The kernel monitor: a thin backend over /dev/umn (kernel/umn.c). The module
+// keeps the registrations, the one-shot invalid list and the generation; it
+// moves the generation inside the invalidation itself, so this file adds no
+// lock and no thread. umn_generation() loads from the page the module shares
+// read-only (struct umn_dev_page), one acquire load that pairs with the
+// module's release store under its list lock (which read() also takes, so a
+// drain after a moved generation finds the cookie).
 #include "monitor/monitor.hpp"
+#include "os/options.hpp"
+
+#include "umn_dev.h"
 
 #include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <new>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace umn {
 
+namespace {
+
+int last_error() {
+    return -errno;
+}
+
+class kernel_backend final : public backend {
+  public:
+    ~kernel_backend() override {
+        if (page_ != MAP_FAILED) munmap(page_, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+        if (fd_ >= 0) close(fd_);
+    }
+
+    int open() {
+        fd_ = ::open(UMN_DEV_PATH, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+        if (fd_ < 0) return last_error();
+        int abi = ioctl(fd_, UMN_IOC_ABI_VERSION);
+        if (abi < 0) return last_error();
+        if (abi != UMN_ABI_VERSION) return -EPROTO;
+        page_ = mmap(nullptr, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_READ, MAP_SHARED,
+                     fd_, 0);
+        if (page_ == MAP_FAILED) return last_error();
+        return set_limit(options().max_registrations);
+    }
+
+    int add(uintptr_t start, uintptr_t end, uint64_t cookie) override {
+        umn_dev_register r{start, end - start, cookie};
+        return ioctl(fd_, UMN_IOC_REGISTER, &r) ? last_error() : 0;
+    }
+
+    int remove(uint64_t cookie) override {
+        return ioctl(fd_, UMN_IOC_UNREGISTER, &cookie) ? last_error() : 0;
+    }
+
+    long drain(uint64_t *cookies, size_t max) override {
+        if (max > SSIZE_MAX / sizeof(uint64_t)) max = SSIZE_MAX / sizeof(uint64_t);
+        ssize_t got = read(fd_, cookies, max * sizeof(uint64_t));
+        if (got >= 0) return static_cast<long>(static_cast<size_t>(got) / sizeof(uint64_t));
+        return errno == EAGAIN ? 0 : last_error();
+    }
+
+    int poll_fd() override { return fd_; }
+
+    int set_limit(size_t max_registrations) override {
+        uint64_t limit = max_registrations;
+        return ioctl(fd_, UMN_IOC_SET_LIMIT, &limit) ? last_error() : 0;
+    }
+
+    const uint64_t *generation() const override {
+        // __u64 is unsigned long long, uint64_t unsigned long: same object.
+        static_assert(sizeof(__u64) == sizeof(uint64_t) && offsetof(umn_dev_page, generation) == 0);
+        return static_cast<const uint64_t *>(page_);
+    }
+
+  private:
+    int fd_ = -1;
+    void *page_ = MAP_FAILED;
+};
+
+// The loaded module's version from sysfs, "" if unreadable.
+std::string module_version() {
+    std::string version;
+    if (FILE *f = fopen("/sys/module/umn/version", "re")) {
+        char buf[64];
+        if (fgets(buf, sizeof buf, f)) version = buf;
+        fclose(f);
+    }
+    while (!version.empty() && (version.back() == '\n' || version.back() == ' '))
+        version.pop_back();
+    return version;
+}
+
+}  // namespace
+
 probe_result probe_kernel() {
-    return {-ENOENT, "/dev/umn backend not built yet"};
+    kernel_backend b;
+    if (int rc = b.open()) {
+        if (rc == -ENOENT) return {rc, UMN_DEV_PATH " absent: module umn not loaded"};
+        if (rc == -EPROTO) return {rc, "module umn " + module_version() + " speaks another ABI"};
+        return {rc, UMN_DEV_PATH ": " + std::string(strerror(-rc))};
+    }
+    return {0, "module umn " + module_version() + " loaded, ABI " +
+                   std::to_string(UMN_ABI_VERSION) + ", " UMN_DEV_PATH};
 }
 
 std::unique_ptr<backend> open_kernel_backend(int *error) {
-    *error = -ENOENT;
-    return nullptr;
+    std::unique_ptr<kernel_backend> b(new (std::nothrow) kernel_backend);
+    *error = b ? b->open() : -ENOMEM;
+    if (*error) return nullptr;
+    return b;
 }
 
 }  // namespace umn

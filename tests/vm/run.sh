@@ -1,13 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Usage: tests/vm/run.sh -k KERNEL_DIR -i INITRAMFS [-t SECONDS] [-m MEMORY]
-#            [-c CPUS] [-a KERNEL_ARG]... [-q QEMU_ARG]... [-s SCRIPT | -- COMMAND...]
+#            [-c CPUS] [-n NODES] [-a KERNEL_ARG]... [-q QEMU_ARG]...
+#            [-s SCRIPT | -- COMMAND...]
 #
 # Boots KERNEL_DIR/vmlinux (from tests/vm/kernel.sh) with INITRAMFS (from
 # tests/vm/initramfs.sh) under qemu-system-x86_64 -M pc with TCG (no KVM),
 # runs SCRIPT, or COMMAND as one shell command line, inside as root, copies
 # the serial console to stdout and exits with the command's exit status.
-# Defaults: -t 120 (then exit 124), -m 1G, -c 2. Exit status 125 when the VM
+# Defaults: -t 120 (then exit 124), -m 1G, -c 2, -n 1 (NUMA nodes: memory
+# split evenly, CPU i on node i; more nodes than CPUs gives memory-only
+# nodes, which is enough for move_pages). Exit status 125 when the VM
 # ended without reporting a status (kernel panic, oops with oops=panic, init
 # died). -a adds to the kernel command line, -q passes a word to qemu.
 set -euo pipefail
@@ -17,15 +20,16 @@ die() {
     exit 125
 }
 
-kdir= initramfs= timeout=120 memory=1G cpus=2 script=
+kdir= initramfs= timeout=120 memory=1G cpus=2 nodes=1 script=
 kernel_args=() qemu_args=()
-while getopts "k:i:t:m:c:a:q:s:" opt; do
+while getopts "k:i:t:m:c:n:a:q:s:" opt; do
     case $opt in
         k) kdir=$OPTARG ;;
         i) initramfs=$OPTARG ;;
         t) timeout=$OPTARG ;;
         m) memory=$OPTARG ;;
         c) cpus=$OPTARG ;;
+        n) nodes=$OPTARG ;;
         a) kernel_args+=("$OPTARG") ;;
         q) qemu_args+=("$OPTARG") ;;
         s) script=$OPTARG ;;
@@ -53,16 +57,29 @@ fi
 (cd "$work/cmd" && echo vm-cmd | cpio -o -H newc --quiet -R 0:0) >"$work/cmd.cpio"
 cat "$initramfs" "$work/cmd.cpio" >"$work/initramfs"
 
+# NUMA: one RAM backend per node.
+if [ "$nodes" -gt 1 ]; then
+    node_mib=$(($(numfmt --from=iec "$memory") / 1048576 / nodes))
+    memory=$((node_mib * nodes))M
+    for ((node = 0; node < nodes; node++)); do
+        qemu_args+=(-object "memory-backend-ram,id=ram$node,size=${node_mib}M")
+        cpu_arg=
+        [ "$node" -ge "$cpus" ] || cpu_arg=",cpus=$node"
+        [ "$node" -ne $((nodes - 1)) ] || [ "$cpus" -le "$nodes" ] || cpu_arg=",cpus=$node-$((cpus - 1))"
+        qemu_args+=(-numa "node,nodeid=$node,memdev=ram$node$cpu_arg")
+    done
+fi
+
 append="console=ttyS0 panic=-1 loglevel=4 mitigations=off tsc=reliable no_timer_check"
 append+=" ${kernel_args[*]+${kernel_args[*]}}"
 set +e
-timeout -k 5 "$timeout" "$qemu" -M pc -accel tcg -cpu max -m "$memory" -smp "$cpus" \
+timeout -k 5 "$timeout" "$qemu" -M pc -accel tcg -cpu max -m "$memory" -smp "$cpus,sockets=$cpus,cores=1,threads=1" \
     -nodefaults -no-user-config -display none -serial stdio -monitor none -no-reboot \
     -kernel "$kdir/vmlinux" -initrd "$work/initramfs" -append "$append" \
     ${qemu_args[@]+"${qemu_args[@]}"} </dev/null | tee "$work/console"
 qemu_status=${PIPESTATUS[0]}
 set -e
-status=$(grep -ao '@@vm-exit-status=[0-9]*@@' "$work/console" | tail -n 1 | tr -dc 0-9)
+status=$(grep -ao '@@vm-exit-status=[0-9]*@@' "$work/console" | tail -n 1 | tr -dc 0-9 || true)
 if [ -n "$status" ]; then
     exit "$status"
 fi

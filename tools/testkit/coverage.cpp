@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/mempolicy.h>
 #include <poll.h>
 #include <set>
 #include <sstream>
@@ -376,6 +377,39 @@ void case_realloc_grow(case_context &ctx) {
     free(q);
 }
 
+// A NUMA node other than `from` this process may allocate on, or -1.
+int other_node(int from) {
+    unsigned long allowed[16] = {};
+    int mode;
+    const unsigned long max_node = sizeof allowed * 8;
+    if (syscall(SYS_get_mempolicy, &mode, allowed, max_node, nullptr, MPOL_F_MEMS_ALLOWED))
+        return -1;
+    for (unsigned long node = 0; node < max_node; ++node)
+        if (static_cast<int>(node) != from && (allowed[node / 64] >> (node % 64) & 1))
+            return static_cast<int>(node);
+    return -1;
+}
+
+void case_move_pages(case_context &ctx) {
+    char *p = map_pages(2);
+    touch(p, 2 * pg);
+    void *pages[2] = {p, p + pg};
+    int status[2] = {-1, -1};
+    if (syscall(SYS_move_pages, 0, 2, pages, nullptr, status, 0))
+        return ctx.fail("move_pages (query): " + std::string(strerror(errno)));
+    int target = other_node(status[0]);
+    ctx.watch(p, 2 * pg);
+    if (target < 0) {
+        ctx.step("one NUMA node: nothing to migrate", false);
+    } else {
+        int nodes[2] = {target, target};
+        long rc = syscall(SYS_move_pages, 0, 2, pages, nodes, status, MPOL_MF_MOVE);
+        bool moved = rc == 0 && status[0] == target && status[1] == target;
+        ctx.step(moved ? "move_pages to another NUMA node" : "move_pages left the pages", moved);
+    }
+    munmap(p, 2 * pg);
+}
+
 constexpr unsigned bit(umn_monitor m) {
     return 1u << m;
 }
@@ -428,6 +462,9 @@ const std::vector<case_entry> &entries() {
         {{"memfd_ftruncate", "ftruncate shrinking a shared memfd mapping", user_space,
           "the file changes, not the mapping: no userfaultfd event, no libc call to hook"},
          case_memfd_ftruncate},
+        {{"move_pages", "page migration to another NUMA node (move_pages)", user_space,
+          "migration replaces the frames without a call the monitor sees"},
+         case_move_pages},
         {{"realloc_grow", "realloc growing a registered block (must keep working)", 0, ""},
          case_realloc_grow},
     };

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Usage: tests/kernel/vm_test.sh SOURCE_DIR WORK_DIR UMN UMN_TESTS DEVICE_TEST
+#
+# The ctest `kernel_vm`: builds kernel/umn.ko against the installed Debian
+# linux-headers-amd64, fetches the matching kernel (tests/vm/kernel.sh),
+# packs the module, the `umn` tool, the gtest suite and the device test into
+# an initramfs, boots it under qemu (TCG, 2 CPUs, 2 NUMA nodes so move_pages
+# can migrate) and runs tests/kernel/in_vm.sh there. Exit status: the VM's;
+# 77 (skip) only when qemu, the headers or the kernel image are unavailable.
+# Leaves WORK_DIR/console.log (everything) and WORK_DIR/check.txt (the
+# `umn check --monitor kernel` table) behind.
+set -euo pipefail
+[ $# -eq 5 ] || {
+    echo "usage: vm_test.sh SOURCE_DIR WORK_DIR UMN UMN_TESTS DEVICE_TEST" >&2
+    exit 2
+}
+src=$1 work=$2 umn=$3 umn_tests=$4 device_test=$5
+skip() {
+    echo "kernel_vm: SKIPPED: $*"
+    exit 77
+}
+
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/deps.sh installs qemu-system-x86)"
+command -v busybox >/dev/null || skip "busybox missing (scripts/deps.sh installs busybox-static)"
+headers=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+[ -n "$headers" ] || skip "no Debian linux-headers-*-amd64 (scripts/deps.sh installs linux-headers-amd64)"
+mkdir -p "$work"
+set +e
+kdir=$("$src/tests/vm/kernel.sh" "$work/kernel")
+status=$?
+set -e
+[ $status -ne 77 ] || skip "no kernel image to boot (see kernel.sh's message above)"
+[ $status -eq 0 ] || exit $status
+[ "$(cat "$kdir/version")" = "${headers#/usr/src/linux-headers-}" ] || {
+    echo "kernel_vm: kernel $(cat "$kdir/version") does not match $headers" >&2
+    exit 1
+}
+
+started=$(date +%s)
+echo "=== building kernel/umn.ko against $headers"
+rm -rf "$work/module"
+cp -r "$src/kernel" "$work/module"
+make -s -C "$work/module" KDIR="$headers" W=1 2>&1 | grep -v "Skipping BTF generation" || true
+[ -f "$work/module/umn.ko" ] || {
+    echo "kernel_vm: module build failed" >&2
+    exit 1
+}
+
+# UMN_TEST_SCALE keeps its meaning (soak multiplier); in_vm.sh scales it down
+# for TCG so that the whole VM test stays within 1-2 minutes.
+{
+    echo "host_scale=${UMN_TEST_SCALE:-1}"
+    cat "$src/tests/kernel/in_vm.sh"
+} >"$work/in_vm.sh"
+"$src/tests/vm/initramfs.sh" -k "$kdir" -o "$work/initramfs.cpio" -m "$work/module/umn.ko" \
+    -b "$umn:/bin/umn" -b "$umn_tests:/bin/umn_tests" -b "$device_test:/bin/umn_device_test"
+
+echo "=== booting $(cat "$kdir/version") under qemu (TCG)"
+set +e
+"$src/tests/vm/run.sh" -k "$kdir" -i "$work/initramfs.cpio" -t 360 -c 2 -n 2 -m 1G \
+    -a slab_nomerge -a oops=panic -a panic_on_warn=1 -s "$work/in_vm.sh" | tee "$work/console.log"
+status=${PIPESTATUS[0]}
+set -e
+grep -aE '^(monitor|kernel) ' "$work/console.log" >"$work/check.txt" || true
+echo "=== kernel_vm: VM exit status $status, $(($(date +%s) - started)) s with the module build"
+exit "$status"
