@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# Usage: tests/kernel/vm_test.sh SOURCE_DIR WORK_DIR UMN UMN_TESTS DEVICE_TEST
+# Usage: tests/kernel/vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST
 #
 # The ctest `kernel_vm`: builds kernel/umn.ko against the installed Debian
-# linux-headers-amd64, fetches the matching kernel (tests/vm/kernel.sh),
+# linux-headers-amd64, fetches the matching kernel (tests/vm/kernel.sh, cached
+# in KERNEL_CACHE, shared with tests/rdma),
 # packs the module, the `umn` tool, the gtest suite and the device test into
 # an initramfs, boots it under qemu (TCG, 2 CPUs, 2 NUMA nodes so move_pages
 # can migrate) and runs tests/kernel/in_vm.sh there. Exit status: the VM's;
@@ -11,11 +12,11 @@
 # Leaves WORK_DIR/console.log (everything) and WORK_DIR/check.txt (the
 # `umn check --monitor kernel` table) behind.
 set -euo pipefail
-[ $# -eq 5 ] || {
-    echo "usage: vm_test.sh SOURCE_DIR WORK_DIR UMN UMN_TESTS DEVICE_TEST" >&2
+[ $# -eq 6 ] || {
+    echo "usage: vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST" >&2
     exit 2
 }
-src=$1 work=$2 umn=$3 umn_tests=$4 device_test=$5
+src=$1 cache=$2 work=$3 umn=$4 umn_tests=$5 device_test=$6
 skip() {
     echo "kernel_vm: SKIPPED: $*"
     exit 77
@@ -27,7 +28,7 @@ headers=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1
 [ -n "$headers" ] || skip "no Debian linux-headers-*-amd64 (scripts/deps.sh installs linux-headers-amd64)"
 mkdir -p "$work"
 set +e
-kdir=$("$src/tests/vm/kernel.sh" "$work/kernel")
+kdir=$("$src/tests/vm/kernel.sh" "$cache")
 status=$?
 set -e
 [ $status -ne 77 ] || skip "no kernel image to boot (see kernel.sh's message above)"
