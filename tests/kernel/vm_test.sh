@@ -1,22 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Usage: tests/kernel/vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST
+#            [FILE]...
 #
 # The ctest `kernel_vm`: builds kernel/umn.ko against the installed Debian
 # linux-headers-amd64, fetches the matching kernel (tests/vm/kernel.sh, cached
 # in KERNEL_CACHE, shared with tests/rdma),
 # packs the module, the `umn` tool, the gtest suite and the device test into
 # an initramfs, boots it under qemu (TCG, 2 CPUs, 2 NUMA nodes so move_pages
-# can migrate) and runs tests/kernel/in_vm.sh there. Exit status: the VM's;
+# can migrate) and runs tests/kernel/in_vm.sh there. Each FILE (what the suite
+# loads at run time, such as the fake libibverbs) goes to the same path. Exit status: the VM's;
 # 77 (skip) only when qemu, the headers or the kernel image are unavailable.
 # Leaves WORK_DIR/console.log (everything) and WORK_DIR/check.txt (the
 # `umn check --monitor kernel` table) behind.
 set -euo pipefail
-[ $# -eq 6 ] || {
-    echo "usage: vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST" >&2
+[ $# -ge 6 ] || {
+    echo "usage: vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST [FILE]..." >&2
     exit 2
 }
 src=$1 cache=$2 work=$3 umn=$4 umn_tests=$5 device_test=$6
+shift 6
+extra=()
+for file in "$@"; do
+    extra+=(-f "$file:$file")
+done
 skip() {
     echo "kernel_vm: SKIPPED: $*"
     exit 77
@@ -55,7 +62,8 @@ make -s -C "$work/module" KDIR="$headers" W=1 2>&1 | grep -v "Skipping BTF gener
     cat "$src/tests/kernel/in_vm.sh"
 } >"$work/in_vm.sh"
 "$src/tests/vm/initramfs.sh" -k "$kdir" -o "$work/initramfs.cpio" -m "$work/module/umn.ko" \
-    -b "$umn:/bin/umn" -b "$umn_tests:/bin/umn_tests" -b "$device_test:/bin/umn_device_test"
+    -b "$umn:/bin/umn" -b "$umn_tests:/bin/umn_tests" -b "$device_test:/bin/umn_device_test" \
+    ${extra[@]+"${extra[@]}"}
 
 echo "=== booting $(cat "$kdir/version") under qemu (TCG)"
 set +e
