@@ -66,7 +66,7 @@ struct umn_file {
 	struct rb_root by_cookie;
 	u64 count;			/* live plus undrained registrations */
 	u64 limit;
-	spinlock_t lock;
+	spinlock_t lock;		/* invalid, released, generation */
 	struct list_head invalid;
 	bool released;
 	wait_queue_head_t wait;
@@ -116,6 +116,7 @@ static bool umn_invalidate(struct mmu_interval_notifier *notifier,
 		file->released = true;
 	if (!file->released && !reg->invalid) {
 		reg->invalid = true;
+		/* Pairs with the user's acquire load of the generation. */
 		smp_store_release(&file->shared->generation,
 				  file->shared->generation + 1);
 		list_add_tail(&reg->invalid_link, &file->invalid);
