@@ -17,8 +17,11 @@
 //
 // Hit (fast_get): load the notifier generation (one acquire load) and
 // seen_generation; if they differ, take the slow path, which drains the
-// invalid list first. Load seq (acquire); walk the index; fetch_add the
-// region's refs (seq_cst); re-check seq. No lock, no syscall, no allocation.
+// invalid list first. Then the memo: a direct-mapped table from the request's
+// first page to the region that served it last (read-only once warm); take a
+// reference and check the region is live and covers the request (C4). Else
+// walk the index under the seqcount (C2) and remember the result. No lock,
+// no syscall, no allocation; the only write is the region's own refs.
 //
 // Memory-order edges
 //   C1 drain -> hit: the slow path unlinks every drained region (inside a seq
@@ -43,6 +46,14 @@
 //      that increments a recycled node read-from the recycling fetch_and
 //      (release), which follows the writer's seq changes, so its seq re-check
 //      fails (C2). Nodes are pooled, never freed before destroy.
+//   C4 memo: a memo slot may name any node, of any age. A reference taken
+//      (acq_rel) on a node whose state is live pins it: it cannot be freed
+//      or recycled while the count is above zero, so the range read after the
+//      increment is this incarnation's (the increment reads-from the release
+//      sequence of the recycling fetch_and), and live means in the index:
+//      retire sets the state under the lock right after unlinking, before the
+//      drain's seen_generation store (C1). So a memo hit is exactly as fresh
+//      as a walk; memo slots are written with relaxed stores and never trusted.
 //
 // Policies: a request that overlaps live regions without being covered gets
 // their union registered, and they retire (no dereg until their last put).
@@ -318,6 +329,8 @@ int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out, reg
         return rc;
     }
     for_each_overlapping(c, start_of(n), end_of(n), [&](umn_region *r) { retire(c, r, freed); });
+    n->start.store(start_of(n), relaxed);
+    n->end.store(end_of(n), relaxed);
     n->refs.fetch_and(cache_refs::count_mask, release);  // C3: live again, keeps transients
     n->refs.fetch_add(1, relaxed);
     c->clock.fetch_add(1, relaxed);
@@ -328,20 +341,54 @@ int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out, reg
     return 0;
 }
 
-// C2/C3: the lock-free hit. False means "take the slow path".
-bool fast_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
-    uint64_t g = umn_generation(c->notifier);
-    if (g != c->seen_generation.load(acquire)) return false;  // C1
+// The memo slot for requests starting at a0: a direct-mapped table from the
+// request's first page to the region that served it last. Indexed by the page
+// number itself, so that neighbouring buffers share memo cache lines.
+std::atomic<umn_region *> &memo_slot(umn_cache *c, uintptr_t a0) {
+    return c->memo[(a0 >> 12) & c->memo_mask];
+}
+
+void remember(umn_cache *c, uintptr_t a0, umn_region *r) {
+    std::atomic<umn_region *> &slot = memo_slot(c, a0);
+    if (slot.load(relaxed) != r) slot.store(r, relaxed);  // no write once it is there
+}
+
+// C4: takes a reference on r if r is live and covers [a0, a1).
+bool take_if_covers(umn_cache *c, umn_region *r, uintptr_t a0, uintptr_t a1) {
+    uint64_t old = r->refs.fetch_add(1, acq_rel);
+    if ((old & ~cache_refs::count_mask) == 0 && start_of(r) <= a0 && end_of(r) >= a1) return true;
+    drop(c, r);
+    return false;
+}
+
+// C2/C3: a walk of the index; returns the region with a reference taken, or
+// nullptr for "take the slow path".
+umn_region *walk(umn_cache *c, uintptr_t a0, uintptr_t a1) {
     uint64_t s = c->seq.load(acquire);
-    if (s & 1) return false;
+    if (s & 1) return nullptr;
     bool torn = false;
     umn_region *r = cache_index::find_le(c->root, a0, &torn);
-    if (!r || end_of(r) < a1) return false;
+    if (!r || end_of(r) < a1) return nullptr;
     uint64_t old = r->refs.fetch_add(1, std::memory_order_seq_cst);
     if ((old & ~cache_refs::count_mask) || c->seq.load(acquire) != s) {
         drop(c, r);
-        return false;
+        return nullptr;
     }
+    return r;
+}
+
+// The lock-free hit: the memo, else a walk. False means "take the slow path".
+bool fast_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
+    uint64_t g = umn_generation(c->notifier);
+    if (g != c->seen_generation.load(acquire)) return false;  // C1
+    umn_region *r = memo_slot(c, a0).load(relaxed);           // any old value: C4 checks it
+    if (r && take_if_covers(c, r, a0, a1)) {
+        *out = r;
+        return true;
+    }
+    r = walk(c, a0, a1);
+    if (!r) return false;
+    remember(c, a0, r);
     *out = r;
     return true;
 }
@@ -365,6 +412,7 @@ int slow_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
         }
     }
     release_freed(c, freed, false);
+    if (rc == 0) remember(c, a0, *out);
     return rc;
 }
 
@@ -389,6 +437,15 @@ size_t default_max_bytes() {
     return static_cast<size_t>(pages) / 2 * sys::page_size();
 }
 
+// A memo of about max_regions slots, within [2^10, 2^20].
+int make_memo(umn_cache *c) {
+    unsigned bits = 10;
+    while (bits < 20 && (size_t{1} << bits) < c->max_regions) ++bits;
+    c->memo = new (std::nothrow) std::atomic<umn_region *>[size_t{1} << bits]();
+    c->memo_mask = (size_t{1} << bits) - 1;
+    return c->memo ? 0 : -ENOMEM;
+}
+
 int configure(umn_cache *c, const umn_cache_params &p) {
     size_t align = p.alignment ? p.alignment : sys::page_size();
     if (align & (align - 1)) return -EINVAL;
@@ -401,7 +458,7 @@ int configure(umn_cache *c, const umn_cache_params &p) {
     c->max_bytes = p.max_bytes         ? p.max_bytes
                    : o.cache_max_bytes ? o.cache_max_bytes
                                        : default_max_bytes();
-    return 0;
+    return make_memo(c);
 }
 
 void delete_list(umn_region *r, umn_region *umn_region::*next) {
@@ -452,6 +509,7 @@ int umn_cache_create(umn_cache **out, const struct umn_registrar *r,
         rc = umn_notifier_set_limit(c->notifier, c->max_regions + 1);
     if (rc) {
         umn_notifier_close(c->notifier);
+        delete[] c->memo;
         delete c;
         return rc;
     }
@@ -472,6 +530,7 @@ void umn_cache_destroy(umn_cache *c) {
     umn::delete_list(c->lru_head, &umn_region::lru_next);
     umn::delete_list(c->retired.head, &umn_region::list_next);
     umn::delete_list(c->pool.head, &umn_region::list_next);
+    delete[] c->memo;
     delete c;
 }
 

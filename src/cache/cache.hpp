@@ -28,6 +28,10 @@ struct umn_region {
     // Line 1, written by gets and puts of this region only.
     alignas(64) std::atomic<uint64_t> refs{umn::cache_refs::freed};
     std::atomic<uint64_t> last_used{0};  // cache clock at the last put
+    // Copies of index.start/end for memo hits, which then touch this line
+    // only; set while the node is outside the index, before it goes live.
+    std::atomic<uintptr_t> start{0};
+    std::atomic<uintptr_t> end{0};
 
     // Line 2, writer only (cache lock held).
     alignas(64) umn_region *lru_prev = nullptr;  // the index's regions, oldest first
@@ -58,8 +62,10 @@ struct umn_cache {
     std::atomic<uint64_t> seen_generation{0};  // the notifier generation last drained
     std::atomic<uint64_t> seq{0};              // index seqcount: odd while the writer changes it
     umn::cache_index::root_t root{nullptr};
-    std::atomic<uint64_t> clock{1};  // ticks at every miss; LRU stamps
-    uintptr_t align_mask = 0;        // alignment - 1
+    std::atomic<uint64_t> clock{1};             // ticks at every miss; LRU stamps
+    std::atomic<umn_region *> *memo = nullptr;  // request start page -> region (C4)
+    size_t memo_mask = 0;                       // memo slots - 1
+    uintptr_t align_mask = 0;                   // alignment - 1
     uint64_t fork_epoch = 0;
 
     // Everything below: cache lock held.

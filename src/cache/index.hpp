@@ -5,9 +5,9 @@
 //
 // Readers use the seqcount protocol described at the top of cache.cpp: a
 // walk may see a half-done rotation or a node that was recycled meanwhile,
-// and the caller throws the answer away unless the seqcount did not move. Walks are bounded so that a torn view cannot loop.
-// Nodes are never freed while the cache lives (type-stable memory), so a torn
-// walk only ever reads region memory.
+// and the caller throws the answer away unless the seqcount did not move. Walks are bounded so that
+// a torn view cannot loop. Nodes are never freed while the cache lives (type-stable memory), so a
+// torn walk only ever reads region memory.
 #pragma once
 
 #include <atomic>
