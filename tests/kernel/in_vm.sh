@@ -30,6 +30,7 @@ step "umn check --monitor kernel" umn check --monitor kernel
 step "umn_tests under UMN_MONITOR=kernel" env UMN_MONITOR=kernel UMN_TEST_SCALE="$(scaled 0.01)" \
     umn_tests --gtest_brief=1 --gtest_color=no
 step "umn_device_test" env UMN_TEST_SCALE="$(scaled 0.5)" umn_device_test --gtest_brief=1 --gtest_color=no
+step "callback cost (measured, not judged)" umn_callback_cost "$(awk -v s="$host_scale" 'BEGIN { print int(1000 * s) + 1 }')"
 step "rmmod umn" rmmod umn
 step "kernel log clean" kernel_log_clean
 if [ -n "$failed" ]; then

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Usage: tests/kernel/vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST
-#            [FILE]...
+#            CALLBACK_COST [FILE]...
 #
 # The ctest `kernel_vm`: builds kernel/umn.ko against the installed Debian
 # linux-headers-amd64, fetches the matching kernel (tests/vm/kernel.sh, cached
@@ -14,12 +14,12 @@
 # Leaves WORK_DIR/console.log (everything) and WORK_DIR/check.txt (the
 # `umn check --monitor kernel` table) behind.
 set -euo pipefail
-[ $# -ge 6 ] || {
-    echo "usage: vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST [FILE]..." >&2
+[ $# -ge 7 ] || {
+    echo "usage: vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST CALLBACK_COST [FILE]..." >&2
     exit 2
 }
-src=$1 cache=$2 work=$3 umn=$4 umn_tests=$5 device_test=$6
-shift 6
+src=$1 cache=$2 work=$3 umn=$4 umn_tests=$5 device_test=$6 callback_cost=$7
+shift 7
 extra=()
 for file in "$@"; do
     extra+=(-f "$file:$file")
@@ -52,6 +52,7 @@ module=$("$src/tests/vm/module.sh" "$kdir" "$src/kernel" "$work/module") || stat
 } >"$work/in_vm.sh"
 "$src/tests/vm/initramfs.sh" -k "$kdir" -o "$work/initramfs.cpio" -m "$module" \
     -b "$umn:/bin/umn" -b "$umn_tests:/bin/umn_tests" -b "$device_test:/bin/umn_device_test" \
+    -b "$callback_cost:/bin/umn_callback_cost" \
     ${extra[@]+"${extra[@]}"}
 
 echo "=== booting $(cat "$kdir/version") under qemu (TCG)"
