@@ -27,6 +27,12 @@ run_config() {
     ctest --test-dir "build-test/$name" --output-on-failure ${CTEST_ARGS:-} || status=1
 }
 run_config plain
+# The kernel monitor's column, as `umn check` printed it inside qemu.
+check_table=build-test/plain/tests/kernel/vm/check.txt
+if [ -s "$check_table" ]; then
+    echo "=== umn check --monitor kernel (in qemu, from ctest kernel_vm)"
+    cat "$check_table"
+fi
 run_config asan -DUMN_SANITIZE=address
 run_config tsan -DUMN_SANITIZE=thread
 # libFuzzer explores the notifier API for UMN_FUZZ_SECONDS per monitor.

@@ -32,6 +32,7 @@ skip() {
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (scripts/deps.sh installs qemu-system-x86)"
 command -v busybox >/dev/null || skip "busybox missing (scripts/deps.sh installs busybox-static)"
 mkdir -p "$work"
+rm -f "$work/check.txt" # never show a table from an earlier run
 # kernel.sh picks the version of the installed headers; module.sh builds
 # against them. Each exits 77 when its part cannot be had.
 status=0
