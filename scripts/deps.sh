@@ -9,8 +9,9 @@ packages=(
     libcli11-dev libfmt-dev nlohmann-json3-dev liburing-dev libibverbs-dev
     # tests and benchmarks
     libgtest-dev libgmock-dev libbenchmark-dev libucx-dev valgrind gnuplot-nox
-    # reliability tests: stack dumps on hangs (tests/reliability/watchdog.hpp)
-    gdb
+    # reliability tests: stack dumps on hangs (tests/reliability/watchdog.hpp),
+    # the allocator matrix
+    gdb libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
     # kernel module and its qemu test (tests/vm/kernel.sh fetches the kernel
     # image matching linux-headers-amd64 with `apt-get download`, unpacks it)
     linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils kmod

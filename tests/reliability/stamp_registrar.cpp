@@ -4,6 +4,7 @@
 #include "stamped_slots.hpp"
 
 #include <cerrno>
+#include <utility>
 #include <unistd.h>
 
 namespace umn::reliability {
@@ -14,10 +15,20 @@ size_t page() {
     return static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
+std::vector<uint64_t> read_stamps(const void *addr, size_t len) {
+    std::vector<uint64_t> out;
+    for (size_t off = 0; off < len; off += page())
+        out.push_back(stamped_slots::read_stamp(static_cast<const char *>(addr) + off));
+    return out;
+}
+
 }  // namespace
 
 stamp_registrar::stamp_registrar(unsigned fail_one_in, unsigned seed)
-    : fail_one_in_(fail_one_in), rng_(seed) {}
+    : capture_(read_stamps), fail_one_in_(fail_one_in), rng_(seed) {}
+
+stamp_registrar::stamp_registrar(capture_fn capture, bool refuse_zero)
+    : capture_(std::move(capture)), refuse_zero_(refuse_zero), rng_(1) {}
 
 umn_registrar stamp_registrar::registrar() {
     return umn_registrar{this, reg, dereg};
@@ -32,14 +43,12 @@ int stamp_registrar::injected_error() {
 
 int stamp_registrar::reg(void *ctx, void *addr, size_t len, uint64_t *handle) {
     auto *self = static_cast<stamp_registrar *>(ctx);
-    record r{reinterpret_cast<uintptr_t>(addr), len, {}};
-    // Read the pages first, outside the lock: what the device would pin.
-    for (size_t off = 0; off < len; off += page())
-        r.stamps.push_back(stamped_slots::read_stamp(static_cast<char *>(addr) + off));
+    // Capture first, outside the lock: what the device would pin.
+    record r{reinterpret_cast<uintptr_t>(addr), len, self->capture_(addr, len)};
     std::lock_guard g(self->lock_);
     if (int rc = self->injected_error()) return rc;
     for (uint64_t s : r.stamps) {
-        if (s == 0) {
+        if (s == 0 && self->refuse_zero_) {
             ++self->counts_.refused;
             return -EAGAIN;
         }
