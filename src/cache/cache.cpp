@@ -428,6 +428,11 @@ int read_params(const umn_cache_params *p, umn_cache_params *out) {
     for (size_t i = known; i < p->struct_size; ++i)
         if (bytes[i]) return -EINVAL;
     std::memcpy(out, p, known);
+    // Checked as an int: loading an out-of-range enum value is undefined.
+    static_assert(sizeof(umn_monitor) == sizeof(int));
+    int monitor;
+    std::memcpy(&monitor, &out->monitor, sizeof monitor);
+    if (monitor < UMN_MONITOR_AUTO || monitor > UMN_MONITOR_HOOKS) return -EINVAL;
     return 0;
 }
 
