@@ -66,6 +66,41 @@ std::string umn_side_name(enum umn_monitor m) {
     return std::string(umn_cache_side::side) + "-" + monitor_name(m);
 }
 
+// Calls fn(side_tag<Cache>, config) for the side called `side`; false if
+// no side has that name.
+template <class Fn>
+bool with_side(const std::string &side, registrar_counts *counts, Fn &&fn) {
+    cache_config config;
+    config.counts = counts;
+    if (side == ucx_cache::side) {
+        fn(side_tag<ucx_cache>{}, config);
+        return true;
+    }
+    for (enum umn_monitor m : {UMN_MONITOR_KERNEL, UMN_MONITOR_HOOKS, UMN_MONITOR_UFFD}) {
+        if (side != umn_side_name(m)) continue;
+        config.monitor = m;
+        fn(side_tag<umn_cache_side>{}, config);
+        return true;
+    }
+    return false;
+}
+
+// Resident memory per cached region, in a fresh process (in this one, memory
+// freed by earlier rows would be reused and hide the growth).
+template <class Cache>
+worker_output measure_memory(const cache_config &config, size_t regions) {
+    worker_output out;
+    cache_fixture<Cache> f(regions, config);
+    if (f.error == 0) f.warm(0, regions);
+    if (f.error != 0) {
+        out.message = f.error == -ENOTSUP ? f.why : "error: " + f.why;
+        return out;
+    }
+    out.available = true;
+    out.rows.push_back({f.bytes_per_region});
+    return out;
+}
+
 // The same for rows that measure the monitor: UCX, then umn on each monitor.
 template <class Fn>
 void for_each_monitor_side(Fn &&fn) {
@@ -157,6 +192,25 @@ void register_munmaps(const options &o) {
     }
 }
 
+void register_memory(const options &o) {
+    for (size_t n : {size_t{1000}, size_t{100000}}) {
+        if (o.quick && n > 1000) continue;
+        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
+            add("memory/regions:" + std::to_string(n), side, [o, side, n](benchmark::State &s) {
+                worker_output out =
+                    run_worker(o.worker_command, {side, "memory", std::to_string(n)});
+                if (!out.available || out.rows.empty() || out.rows[0].empty()) {
+                    s.SkipWithError(out.available ? "error: no value" : out.message.c_str());
+                    return;
+                }
+                for (auto _ : s) {
+                }
+                s.counters["bytes_per_region"] = out.rows[0][0];
+            })->Iterations(1);
+        });
+    }
+}
+
 }  // namespace
 
 void register_benchmarks(const options &o) {
@@ -165,6 +219,7 @@ void register_benchmarks(const options &o) {
     register_misses(o);
     register_invalidations(o);
     register_munmaps(o);
+    register_memory(o);
 }
 
 void release_benchmarks() {
@@ -172,30 +227,25 @@ void release_benchmarks() {
 }
 
 int worker_main(int argc, char **argv) {
-    if (argc != 3) {
-        std::printf("error: worker arguments: side case-index samples\n");
-        return 2;
-    }
-    std::string side = argv[0];
-    size_t index = std::strtoul(argv[1], nullptr, 10);
-    size_t samples = std::strtoul(argv[2], nullptr, 10);
-    if (index >= munmap_cases.size()) {
-        std::printf("error: no munmap case %zu\n", index);
-        return 2;
-    }
+    std::vector<std::string> job(argv, argv + argc);
+    worker_output out;
+    out.message = "error: worker arguments: SIDE munmap CASE SAMPLES | SIDE memory REGIONS";
+    bool munmap = job.size() == 4 && job[1] == "munmap";
+    bool memory = job.size() == 3 && job[1] == "memory";
+    size_t index = munmap ? std::strtoul(job[2].c_str(), nullptr, 10) : 0;
+    if (!(munmap && index < munmap_cases.size()) && !memory) return print_worker_output(out);
+    size_t count = std::strtoul(job.back().c_str(), nullptr, 10);
     registrar_counts counts;
-    cache_config config;
-    config.counts = &counts;
-    munmap_result r;
-    r.message = "error: unknown side " + side;
-    if (side == ucx_cache::side)
-        r = measure_in_this_process<ucx_cache>(config, munmap_cases[index], samples);
-    for (enum umn_monitor m : {UMN_MONITOR_KERNEL, UMN_MONITOR_HOOKS, UMN_MONITOR_UFFD}) {
-        if (side != umn_side_name(m)) continue;
-        config.monitor = m;
-        r = measure_in_this_process<umn_cache_side>(config, munmap_cases[index], samples);
-    }
-    return print_worker_result(r);
+    bool known = with_side(job[0], &counts, [&](auto tag, const cache_config &config) {
+        using Cache = typename decltype(tag)::cache;
+        if (munmap)
+            out = as_worker_output(
+                measure_in_this_process<Cache>(config, munmap_cases[index], count));
+        else
+            out = measure_memory<Cache>(config, count);
+    });
+    if (!known) out.message = "error: unknown side " + job[0];
+    return print_worker_output(out);
 }
 
 }  // namespace umn::bench

@@ -3,6 +3,9 @@
 // line (--benchmark_filter, --benchmark_out=FILE --benchmark_out_format=json,
 // ...). Extra flags: --quick (short runs), --monitor=hooks|uffd|kernel (umn's
 // monitor in the hit rows). `umn_bench --worker ...` is a munmap worker.
+// Exits 1 if a row failed (a hit loop that missed, a drain that did not
+// deregister, ...); a side that cannot run here ("unavailable") is not a
+// failure. Times never fail it.
 #include "benchmarks.hpp"
 #include "os/options.hpp"
 
@@ -10,6 +13,21 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
+
+namespace {
+
+class checking_reporter : public benchmark::ConsoleReporter {
+  public:
+    bool failed = false;
+    void ReportRuns(const std::vector<Run> &runs) override {
+        for (const Run &r : runs)
+            if (r.error_occurred && r.error_message.rfind("unavailable", 0) != 0) failed = true;
+        ConsoleReporter::ReportRuns(runs);
+    }
+};
+
+}  // namespace
 
 int main(int argc, char **argv) {
     if (argc > 1 && std::strcmp(argv[1], "--worker") == 0)
@@ -30,8 +48,9 @@ int main(int argc, char **argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     umn::bench::register_benchmarks(o);
-    benchmark::RunSpecifiedBenchmarks();
+    checking_reporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
     umn::bench::release_benchmarks();
     benchmark::Shutdown();
-    return 0;
+    return reporter.failed ? 1 : 0;
 }

@@ -43,31 +43,38 @@ std::string read_all(int fd) {
     return out;
 }
 
-void parse_worker_output(const std::string &out, munmap_result *r) {
+// "ok" then one line of numbers per row, or one line saying why not.
+void parse_worker_output(const std::string &out, worker_output *r) {
     size_t eol = out.find('\n');
     std::string status = out.substr(0, eol);
-    if (status.rfind("ok", 0) != 0) {
-        r->message = status.empty() ? "the worker died without a word" : status;
+    if (status != "ok") {
+        r->message = status.empty() ? "error: the worker died without a word" : status;
         return;
     }
     r->available = true;
-    const char *p = out.c_str() + eol + 1;
-    double libc, raw;
-    int used;
-    while (std::sscanf(p, "%lf %lf%n", &libc, &raw, &used) == 2) {
-        r->libc_ns.push_back(libc);
-        r->syscall_ns.push_back(raw);
-        p += used;
+    for (size_t at = eol; at != std::string::npos && at + 1 < out.size();) {
+        size_t next = out.find('\n', at + 1);
+        std::string line = out.substr(at + 1, next == std::string::npos ? next : next - at - 1);
+        std::vector<double> row;
+        const char *p = line.c_str();
+        double v;
+        int used;
+        while (std::sscanf(p, "%lf%n", &v, &used) == 1) {
+            row.push_back(v);
+            p += used;
+        }
+        r->rows.push_back(row);
+        at = next;
     }
 }
 
 }  // namespace
 
-munmap_result measure_munmap(const std::vector<std::string> &worker_command,
-                             const std::string &side, size_t index, size_t samples) {
-    munmap_result r;
+worker_output run_worker(const std::vector<std::string> &worker_command,
+                         const std::vector<std::string> &job) {
+    worker_output r;
     std::vector<std::string> args = worker_command;
-    args.insert(args.end(), {side, std::to_string(index), std::to_string(samples)});
+    args.insert(args.end(), job.begin(), job.end());
     std::vector<char *> argv;
     for (auto &a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -101,14 +108,35 @@ munmap_result measure_munmap(const std::vector<std::string> &worker_command,
     return r;
 }
 
-int print_worker_result(const munmap_result &r) {
+munmap_result measure_munmap(const std::vector<std::string> &worker_command,
+                             const std::string &side, size_t index, size_t samples) {
+    worker_output out = run_worker(
+        worker_command, {side, "munmap", std::to_string(index), std::to_string(samples)});
+    munmap_result r;
+    r.available = out.available;
+    r.message = out.message;
+    for (const auto &row : out.rows) {
+        if (row.size() != 2) continue;
+        r.libc_ns.push_back(row[0]);
+        r.syscall_ns.push_back(row[1]);
+    }
+    if (r.available && r.libc_ns.empty()) {
+        r.available = false;
+        r.message = "error: the worker measured nothing";
+    }
+    return r;
+}
+
+int print_worker_output(const worker_output &r) {
     if (!r.available) {
         std::printf("%s\n", r.message.c_str());
         return 0;
     }
     std::printf("ok\n");
-    for (size_t i = 0; i < r.libc_ns.size(); i++)
-        std::printf("%.1f %.1f\n", r.libc_ns[i], r.syscall_ns[i]);
+    for (const auto &row : r.rows) {
+        for (size_t i = 0; i < row.size(); i++) std::printf(i ? " %.1f" : "%.1f", row[i]);
+        std::printf("\n");
+    }
     return std::fflush(stdout) == 0 ? 0 : 1;
 }
 

@@ -39,8 +39,22 @@ struct munmap_result {
     std::vector<double> syscall_ns;
 };
 
+// What a worker process reports: "ok" and rows of numbers, or why not.
+struct worker_output {
+    bool available = false;
+    std::string message;
+    std::vector<std::vector<double>> rows;
+};
+
+// Starts `worker_command` + `job` (this program, as a worker) and reads its
+// report.
+worker_output run_worker(const std::vector<std::string> &worker_command,
+                         const std::vector<std::string> &job);
+// Writes the report run_worker reads; returns the worker's exit status.
+int print_worker_output(const worker_output &r);
+
 // Runs `side` ("ucx", "umn-hooks", "umn-uffd", ...) on case `index` in a
-// worker process started with `worker_command` + side, index, samples.
+// worker: job = side, "munmap", index, samples.
 munmap_result measure_munmap(const std::vector<std::string> &worker_command,
                              const std::string &side, size_t index, size_t samples);
 
@@ -119,8 +133,14 @@ munmap_result measure_in_this_process(const cache_config &config, const munmap_c
     }
     return r;
 }
-
-// Writes `r` as the worker's output (read back by measure_munmap).
-int print_worker_result(const munmap_result &r);
+// The rows of a munmap worker's report: libc and raw syscall time per sample.
+inline worker_output as_worker_output(const munmap_result &r) {
+    worker_output out;
+    out.available = r.available;
+    out.message = r.message;
+    for (size_t i = 0; i < r.libc_ns.size(); i++)
+        out.rows.push_back({r.libc_ns[i], r.syscall_ns[i]});
+    return out;
+}
 
 }  // namespace umn::bench

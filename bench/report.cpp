@@ -50,6 +50,8 @@ measurement to_measurement(const benchmark::BenchmarkReporter::Run &run) {
         m.value = counter(run, "overhead_ns");
     else if (starts_with(m.workload, "invalidate/"))
         m.value = counter(run, "ns_per_region");
+    else if (starts_with(m.workload, "memory/"))
+        m.value = counter(run, "bytes_per_region");
     else  // Google Benchmark reports CPU time per iteration per thread
         m.value = in_ns(run.GetAdjustedCPUTime(), run.time_unit);
     return m;
@@ -58,6 +60,7 @@ measurement to_measurement(const benchmark::BenchmarkReporter::Run &run) {
 std::string unit_of(const std::string &workload) {
     if (starts_with(workload, "munmap/")) return "ns added";
     if (starts_with(workload, "invalidate/")) return "ns/region";
+    if (starts_with(workload, "memory/")) return "bytes/region";
     if (workload.find("/threads:") != std::string::npos) return "ns/op/thread";
     return "ns/op";
 }
@@ -191,6 +194,9 @@ int plot_svg(const std::vector<table_row> &rows, const std::string &path, std::s
         for (double y : ys) std::isnan(y) ? std::fprintf(f, " nan") : std::fprintf(f, " %.2f", y);
         std::fprintf(f, "\n");
     };
+    bool png = path.size() > 4 && path.compare(path.size() - 4, 4, ".png") == 0;
+    const char *terminal = png ? "pngcairo size 1000,440 font 'sans,10'"
+                               : "svg size 1000,440 dynamic font 'sans,11' background '#ffffff'";
     FILE *gp = popen("gnuplot 2>&1", "w");
     if (!gp) {
         *why = "cannot run gnuplot";
@@ -212,26 +218,27 @@ int plot_svg(const std::vector<table_row> &rows, const std::string &path, std::s
     }
     std::fprintf(gp, "EOD\n");
     std::fprintf(gp,
-                 "set terminal svg size 1000,440 dynamic font 'sans,11' background '#ffffff'\n"
+                 "set terminal %s\n"
                  "set output '%s'\n"
                  "set datafile missing 'nan'\n"
                  "set multiplot layout 1,2 title 'cache hit (get+put), umn vs UCX 1.13 "
                  "ucs\\_rcache, CPU ns per hit (lower is better)'\n"
                  "set grid\nset key top left\nset yrange [0:*]\n"
-                 "set logscale x\nset xlabel 'cached regions'\nset ylabel 'ns per hit'\n"
+                 "set logscale xy\nset yrange [5:*]\nset xlabel 'cached regions'\n"
+                 "set ylabel 'ns per hit (log scale)'\n"
                  "set xrange [0.5:200000]\n"
                  "plot $regions u 1:2 w lp lw 2 pt 7 lc rgb '#c03030' t 'UCX sequential', \\\n"
                  "  '' u 1:4 w lp lw 2 pt 5 dt 2 lc rgb '#c03030' t 'UCX random', \\\n"
                  "  '' u 1:3 w lp lw 2 pt 7 lc rgb '#2060c0' t 'umn sequential', \\\n"
                  "  '' u 1:5 w lp lw 2 pt 5 dt 2 lc rgb '#2060c0' t 'umn random'\n"
-                 "unset logscale x\nset xrange [0.5:2.5]\nset xtics 1\n"
+                 "unset logscale xy\nset yrange [0:*]\nset xrange [0.5:2.5]\nset xtics 1\n"
                  "set xlabel 'threads'\nset ylabel 'ns per hit, per thread'\n"
                  "plot $threads u 1:2 w lp lw 2 pt 7 lc rgb '#c03030' t 'UCX own region', \\\n"
                  "  '' u 1:4 w lp lw 2 pt 5 dt 2 lc rgb '#c03030' t 'UCX same region', \\\n"
                  "  '' u 1:3 w lp lw 2 pt 7 lc rgb '#2060c0' t 'umn own region', \\\n"
                  "  '' u 1:5 w lp lw 2 pt 5 dt 2 lc rgb '#2060c0' t 'umn same region'\n"
                  "unset multiplot\n",
-                 path.c_str());
+                 terminal, path.c_str());
     int status = pclose(gp);
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         *why = WIFEXITED(status) && WEXITSTATUS(status) == 127

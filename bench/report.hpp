@@ -12,12 +12,12 @@
 
 namespace umn::bench {
 
-// One run as the table reads it. Every value is a time, lower is better.
+// One run as the table reads it. Every value is a cost: lower is better.
 struct measurement {
     std::string workload;  // row name without the side, "/threads:N" kept
     std::string side;      // "ucx", "umn", "umn-hooks", "umn-uffd"
     std::string error;     // non-empty: not measured (unavailable or failed)
-    double value = 0;      // ns per op (per thread), per munmap, or per region
+    double value = 0;      // ns per op (per thread), per munmap, per region; bytes per region
     int threads = 1;
 };
 
@@ -48,7 +48,7 @@ std::vector<table_row> make_table(const std::vector<measurement> &results);
 std::string format_table(const std::vector<table_row> &rows);
 
 // Draws ns per hit against regions and against threads, umn beside UCX, as
-// SVG through gnuplot. 0 or a negative errno; *why says what failed.
+// SVG (PNG if `path` ends in .png) through gnuplot. 0 or a negative errno; *why says what failed.
 int plot_svg(const std::vector<table_row> &rows, const std::string &path, std::string *why);
 
 }  // namespace umn::bench

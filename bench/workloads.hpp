@@ -132,7 +132,6 @@ void hit(benchmark::State &state, size_t regions, cache_config config) {
         f->cache.put(r);
     }
     if (f->counts.regs.load() != regs) state.SkipWithError("a get missed in the hit loop");
-    state.counters["bytes_per_region"] = f->bytes_per_region;
 }
 
 // get+put from every thread, each on its own region or all on region 0.
