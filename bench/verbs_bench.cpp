@@ -3,7 +3,7 @@
 // of a buffer against umn_cache_get + umn_cache_put of the same buffer once
 // it is cached (ibverbs registrar), 4 KiB to 64 MiB. Under software
 // emulation (soft-RoCE in qemu) the absolute numbers mean little; the ratio
-// is the point.
+// is the point. Each figure is the fastest of five timed batches.
 //
 //   verbs_bench [--device=rxe0] [--monitor=auto|kernel|uffd|hooks] [--max=64M]
 #include <umn/umn.h>
@@ -41,26 +41,39 @@ double time_per_call(F op, double budget, long max_iterations) {
     return seconds_since(start) * 1e9 / static_cast<double>(n);
 }
 
+// The fastest of five timed batches: on a busy host under qemu TCG whole
+// batches stall for reasons outside the code measured.
+template <typename F>
+double best_per_call(F op, double budget, long max_iterations) {
+    double best = -1;
+    for (int batch = 0; batch < 5; ++batch) {
+        double t = time_per_call(op, budget, max_iterations);
+        if (t < 0) return -1;
+        if (best < 0 || t < best) best = t;
+    }
+    return best;
+}
+
 double reg_dereg_ns(ibv_pd *pd, char *buf, size_t len) {
-    return time_per_call(
+    return best_per_call(
         [&] {
             ibv_mr *mr = ibv_reg_mr(pd, buf, len, IBV_ACCESS_LOCAL_WRITE);
             return mr && ibv_dereg_mr(mr) == 0;
         },
-        0.3, 10000);
+        0.1, 10000);
 }
 
 double hit_ns(umn_cache *cache, char *buf, size_t len) {
     umn_region *r;
     if (umn_cache_get(cache, buf, len, &r) != 0) return -1;  // the miss
     umn_cache_put(cache, r);
-    return time_per_call(
+    return best_per_call(
         [&] {
             if (umn_cache_get(cache, buf, len, &r) != 0) return false;
             umn_cache_put(cache, r);
             return true;
         },
-        0.1, 1000000);
+        0.05, 1000000);
 }
 
 std::string human(size_t bytes) {
