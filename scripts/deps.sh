@@ -10,8 +10,9 @@ packages=(
     # tests and benchmarks
     libgtest-dev libgmock-dev libbenchmark-dev libucx-dev valgrind gnuplot-nox
     # reliability tests: stack dumps on hangs (tests/reliability/watchdog.hpp),
-    # the allocator matrix
-    gdb libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+    # the allocator matrix, the MPI jobs
+    gdb libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 openmpi-bin libopenmpi-dev
+    mpich libmpich-dev
     # kernel module and its qemu test (tests/vm/kernel.sh fetches the kernel
     # image matching linux-headers-amd64 with `apt-get download`, unpacks it)
     linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils kmod
