@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <random>
+#include <string>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -258,6 +259,42 @@ TEST_F(Device, ForkedChildGetsEchildAndTheParentKeepsWorking) {
     munmap(p, pg);
     std::vector<uint64_t> got;
     EXPECT_EQ(read_cookies(fd, &got), 1);
+}
+
+// After exec the process has a new mm: a descriptor kept across exec (no
+// O_CLOEXEC) belongs to the old one. The re-executed test binary checks it
+// here, before gtest starts, and exits with the mask of calls that did not
+// give ECHILD.
+const int exec_check = [] {
+    const char *fd_text = getenv("UMN_DEVICE_TEST_EXEC_FD");
+    if (!fd_text) return 0;
+    int fd = atoi(fd_text);
+    int bad = (unreg(fd, 1) != -ECHILD) | (set_limit(fd, 5) != -ECHILD) << 1;
+    uint64_t c;
+    bad |= (read(fd, &c, sizeof c) != -1 || errno != ECHILD) << 2;
+    _exit(bad);
+}();
+
+TEST_F(Device, DescriptorKeptAcrossExecGivesEchild) {
+    int kept = open(UMN_DEV_PATH, O_RDWR | O_NONBLOCK);  // no O_CLOEXEC
+    ASSERT_GE(kept, 0);
+    char *p = map(1);
+    ASSERT_EQ(reg(kept, p, pg, 1), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        setenv("UMN_DEVICE_TEST_EXEC_FD", std::to_string(kept).c_str(), 1);
+        execl("/proc/self/exe", "umn_device_test", static_cast<char *>(nullptr));
+        _exit(100);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "bit mask of calls that did not give ECHILD (100: exec failed)";
+    munmap(p, pg);  // the parent's registration still works
+    std::vector<uint64_t> got;
+    EXPECT_EQ(read_cookies(kept, &got), 1);
+    close(kept);
 }
 
 // A child opens the device, registers, passes the descriptor to us and exits
