@@ -45,9 +45,12 @@ void install_handlers() {
     sigaction(SIGUSR2, &sa, nullptr);
 }
 
+// Ignoring (not SIG_DFL) discards signals still pending on a thread that
+// blocks them, such as the monitor thread: with SIG_DFL such a leftover
+// SIGUSR1 killed the process after the test had passed (seen in CI).
 void restore_handlers() {
-    signal(SIGUSR1, SIG_DFL);
-    signal(SIGUSR2, SIG_DFL);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
 }
 
 // Sends SIGUSR1 and SIGUSR2 to every thread of the process until stopped.
