@@ -1,18 +1,813 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The hooks monitor: not written yet (issue 5). Reports itself unusable.
-#include "monitor/monitor.hpp"
+// The hooks monitor: libc's mmap, munmap, mremap, madvise, brk, shmat and
+// shmdt (and the dynamic loader's own munmap, which dlclose uses) are patched
+// so that every call invalidates the registrations it touches, in the calling
+// thread, before the system call is made. The hook then makes the system call
+// itself with the raw instruction (or, where another library patched the
+// entry first, continues into that library's hook, so both see the call).
+// How the code is patched, and why that is safe for running threads, is in
+// src/os/patch.hpp and src/os/patch_x86_64.cpp; docs/hooks.md has the rest.
+//
+// Locking rules
+//   install_lock   serializes patching, re-patching (watch) and the report.
+//                  Application threads only; never taken inside a hook.
+//   attach_lock    serializes attach/detach (the writers of the core list).
+//                  Never taken inside a hook.
+//   core list      read by hooks without locks: a singly linked list with
+//                  acquire/release links, protected for reclamation by two
+//                  reader epochs (below). A hook takes no lock of its own; it
+//                  takes each attached core's lock_ (inside invalidate_now),
+//                  which nobody holds across an allocation, a free or a call
+//                  into libc's mapping functions, so a hook called with an
+//                  allocator lock held cannot deadlock.
+//   Order: (application locks, malloc's arena lock) -> core::lock_.
+//
+// A hook allocates nothing, calls no dlsym, takes no lock the application can
+// hold and uses only raw system calls: it is async-signal-safe as far as a
+// hooked call can be.
+//
+// Reader epochs (a two-counter scheme in the manner of SRCU)
+//   A hook enters epoch e = epoch_ & 1 by incrementing readers[e][slot]
+//   (seq_cst), then re-reads epoch_; if it changed it leaves and retries. So
+//   either its increment precedes the writer's flip in the single total order
+//   of seq_cst operations (and the writer's wait sees it), or it sees the flip
+//   and the list after the writer's unlink. detach() unlinks, flips epoch_
+//   (seq_cst RMW) and waits until the old epoch's counters are all zero; then
+//   no hook can still hold the unlinked node. Counters are spread over slots
+//   by thread so that threads unmapping in parallel do not share a line.
+#include "monitor/hooks.hpp"
 
+#include "core/core.hpp"
+#include "monitor/monitor.hpp"
+#include "os/patch.hpp"
+#include "os/raw_syscall.hpp"
+#include "os/sys.hpp"
+
+#include <atomic>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <vector>
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE 101
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
 
 namespace umn {
 
-probe_result probe_hooks() {
-    return {-ENOTSUP, "hooks monitor not built yet"};
+namespace {
+
+// ---- the attached cores, read by hooks ----
+
+class reader_epochs {
+  public:
+    static constexpr unsigned slots = 16;
+
+    unsigned enter() {
+        const unsigned slot = slot_of_thread();
+        for (;;) {
+            unsigned e = epoch_.load(std::memory_order_seq_cst) & 1;
+            counters_[e][slot].value.fetch_add(1, std::memory_order_seq_cst);
+            if ((epoch_.load(std::memory_order_seq_cst) & 1) == e) return e * slots + slot;
+            counters_[e][slot].value.fetch_sub(1, std::memory_order_release);
+        }
+    }
+    void leave(unsigned ticket) {
+        // Release: the hook's reads of the list happen before the writer sees zero.
+        counters_[ticket / slots][ticket % slots].value.fetch_sub(1, std::memory_order_release);
+    }
+    // Writers are serialized by the caller.
+    void synchronize() {
+        unsigned old = epoch_.fetch_add(1, std::memory_order_seq_cst) & 1;
+        for (unsigned slot = 0; slot < slots; ++slot)
+            for (unsigned spins = 0; counters_[old][slot].value.load(std::memory_order_acquire);
+                 ++spins)
+                sys::relax(spins);
+    }
+    // In a fork child (one thread): the parent's readers do not exist here.
+    void reset() {
+        for (auto &epoch : counters_)
+            for (auto &c : epoch) c.value.store(0, std::memory_order_relaxed);
+    }
+
+  private:
+    static unsigned slot_of_thread() {
+        // pthread_self reads the thread pointer: no lock, no allocation.
+        auto self = static_cast<uintptr_t>(pthread_self());
+        return static_cast<unsigned>((self >> 12) ^ (self >> 20)) % slots;
+    }
+    struct alignas(64) counter {
+        std::atomic<long> value{0};
+    };
+    std::atomic<unsigned> epoch_{0};
+    counter counters_[2][slots];
+};
+
+struct attached {
+    core *c;
+    std::atomic<attached *> next{nullptr};
+};
+
+reader_epochs readers;
+std::atomic<attached *> cores_head{nullptr};
+uintptr_t page_mask = ~uintptr_t{4095};  // set from the real page size at install
+void **libc_curbrk = nullptr;            // libc's __curbrk, which its brk keeps
+
+struct range {
+    uintptr_t start = 0;
+    uintptr_t end = 0;
+};
+
+uintptr_t page_ceil(uintptr_t a) {
+    uintptr_t up = (a + ~page_mask) & page_mask;
+    return up < a ? page_mask : up;
 }
 
+range pages_of(long addr, long len) {
+    auto start = static_cast<uintptr_t>(addr), size = static_cast<uintptr_t>(len);
+    uintptr_t end = start + size < start ? page_mask : page_ceil(start + size);
+    return {start & page_mask, end};
+}
+
+// ---- what a call invalidates ----
+
+bool discards_pages(long advice) {
+    switch (advice) {
+        case MADV_DONTNEED:
+        case MADV_FREE:
+        case MADV_REMOVE:
+        case MADV_DONTNEED_LOCKED:
+        case MADV_PAGEOUT:
+        case MADV_COLLAPSE:
+        case MADV_HWPOISON:
+        case MADV_SOFT_OFFLINE:
+            return true;
+        default:
+            return false;
+    }
+}
+
+int mremap_ranges(const long *a, range *out) {
+    const long flags = a[3];
+    int n = 0;
+    if (flags & MREMAP_FIXED) out[n++] = pages_of(a[4], a[2]);  // the target is unmapped first
+    if (flags & (MREMAP_MAYMOVE | MREMAP_FIXED))
+        out[n++] = pages_of(a[0], a[1]);
+    else if (a[2] < a[1])
+        out[n++] = pages_of(a[0] + static_cast<long>(page_ceil(static_cast<uintptr_t>(a[2]))),
+                            a[1] - static_cast<long>(page_ceil(static_cast<uintptr_t>(a[2]))));
+    return n;
+}
+
+int brk_ranges(const long *a, range *out) {
+    auto wanted = static_cast<uintptr_t>(a[0]);
+    if (!wanted) return 0;
+    uintptr_t current = libc_curbrk && *libc_curbrk
+                            ? reinterpret_cast<uintptr_t>(*libc_curbrk)
+                            : static_cast<uintptr_t>(sys::raw_syscall3(SYS_brk, 0, 0, 0));
+    if (wanted >= current) return 0;
+    out[0] = {page_ceil(wanted), page_ceil(current)};
+    return out[0].start < out[0].end;
+}
+
+int shmat_ranges(const long *a, range *out) {
+    if (!(a[2] & SHM_REMAP) || !a[1]) return 0;
+    struct shmid_ds ds;
+    if (sys::raw_failed(sys::raw_syscall3(SYS_shmctl, a[0], IPC_STAT, reinterpret_cast<long>(&ds))))
+        return 0;  // the call itself will fail: nothing to invalidate
+    auto at = static_cast<uintptr_t>(a[1]);
+    if (a[2] & SHM_RND) at &= page_mask;  // SHMLBA is the page size on x86-64
+    out[0] = pages_of(static_cast<long>(at), static_cast<long>(ds.shm_segsz));
+    return 1;
+}
+
+// Parses one /proc/self/maps line: start, end and the inode.
+bool parse_maps_line(const char *line, const char *stop, uintptr_t *start, uintptr_t *end,
+                     unsigned long *inode) {
+    auto hex = [&](const char *&p, uintptr_t *out) {
+        uintptr_t v = 0;
+        const char *begin = p;
+        for (; p < stop; ++p) {
+            int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+            if (d < 0) break;
+            v = v * 16 + static_cast<uintptr_t>(d);
+        }
+        *out = v;
+        return p > begin;
+    };
+    const char *p = line;
+    if (!hex(p, start) || p >= stop || *p++ != '-' || !hex(p, end)) return false;
+    for (int field = 0; field < 3; ++field) {  // perms, offset, device
+        while (p < stop && *p == ' ') ++p;
+        while (p < stop && *p != ' ') ++p;
+    }
+    while (p < stop && *p == ' ') ++p;
+    unsigned long v = 0;
+    for (; p < stop && *p >= '0' && *p <= '9'; ++p)
+        v = v * 10 + static_cast<unsigned long>(*p - '0');
+    *inode = v;
+    return true;
+}
+
+// shmdt(addr) detaches the segment attached at addr: its mappings are the
+// run of adjacent /proc/self/maps lines from addr with the segment's inode.
+// Raw system calls and a stack buffer only (this runs inside the hook).
+int shmdt_ranges(const long *a, range *out) {
+    const auto addr = static_cast<uintptr_t>(a[0]);
+    long fd = sys::raw_syscall3(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/maps"),
+                                O_RDONLY | O_CLOEXEC);
+    if (sys::raw_failed(fd)) return 0;
+    char buf[2048];
+    size_t have = 0;
+    bool found = false, done = false;
+    unsigned long inode = 0;
+    uintptr_t end = 0;
+    while (!done) {
+        long got = sys::raw_syscall3(SYS_read, fd, reinterpret_cast<long>(buf + have),
+                                     static_cast<long>(sizeof buf - have));
+        if (got <= 0) break;
+        have += static_cast<size_t>(got);
+        char *line = buf, *nl;
+        while (!done && (nl = static_cast<char *>(std::memchr(line, '\n', have - (line - buf))))) {
+            uintptr_t s, e;
+            unsigned long ino;
+            if (parse_maps_line(line, nl, &s, &e, &ino)) {
+                if (!found && s == addr) {
+                    found = true;
+                    inode = ino;
+                    end = e;
+                } else if (found) {
+                    if (s == end && ino == inode)
+                        end = e;
+                    else
+                        done = true;
+                }
+            }
+            line = nl + 1;
+        }
+        have -= static_cast<size_t>(line - buf);
+        std::memmove(buf, line, have);
+        if (have == sizeof buf) have = 0;  // an absurdly long line: skip it
+    }
+    sys::raw_syscall3(SYS_close, fd, 0, 0);
+    if (!found) return 0;
+    out[0] = {addr, end};
+    return 1;
+}
+
+// The page ranges a call can invalidate (at most two).
+int affected(long nr, const long *a, range *out) {
+    switch (nr) {
+        case SYS_munmap:
+            out[0] = pages_of(a[0], a[1]);
+            return 1;
+        case SYS_mmap:
+            if (!(a[3] & MAP_FIXED)) return 0;
+            out[0] = pages_of(a[0], a[1]);
+            return 1;
+        case SYS_mremap:
+            return mremap_ranges(a, out);
+        case SYS_madvise:
+            if (!discards_pages(a[2])) return 0;
+            out[0] = pages_of(a[0], a[1]);
+            return 1;
+        case SYS_brk:
+            return brk_ranges(a, out);
+        case SYS_shmat:
+            return shmat_ranges(a, out);
+        case SYS_shmdt:
+            return shmdt_ranges(a, out);
+        default:
+            return 0;
+    }
+}
+
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer only: glibc's start_thread calls madvise(MADV_DONTNEED) on
+// the unused part of a dying thread's own stack after ThreadSanitizer has
+// dropped the thread's state, and instrumented code (the core's mutex) run
+// there crashes. Such a call ends just below the current stack pointer;
+// under ThreadSanitizer it is not reported. Plain and ASan builds see it.
+bool dying_thread_stack(long nr, const range &r) {
+    if (nr != SYS_madvise) return false;
+    const auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+    const uintptr_t slack = 64 << 10;  // PTHREAD_STACK_MIN, a page of rounding, our frames
+    return r.end <= sp + slack && r.end + slack >= sp;
+}
+#else
+constexpr bool dying_thread_stack(long, const range &) {
+    return false;
+}
+#endif
+
+// Invalidates, in every attached core, what the call `nr` with `args` is
+// about to change. Runs inside hooked libc calls: see the rules at the top.
+void before_call(long nr, const long *args) {
+    if (!cores_head.load(std::memory_order_acquire)) return;
+    range r[2];
+    int n = affected(nr, args, r);
+    if (!n || dying_thread_stack(nr, r[0])) return;
+    unsigned ticket = readers.enter();
+    for (attached *a = cores_head.load(std::memory_order_acquire); a;
+         a = a->next.load(std::memory_order_acquire))
+        for (int i = 0; i < n; ++i)
+            if (r[i].start < r[i].end) a->c->invalidate_now(r[i].start, r[i].end);
+    readers.leave(ticket);
+}
+
+long hooked_syscall(long nr, const long *a) {
+    before_call(nr, a);
+    return sys::raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+// ---- what the trampolines call (os/patch.hpp handler_fn; index = nr) ----
+
+long site_handler(long nr, const long *args) {
+    return hooked_syscall(nr, args);
+}
+
+long chained_handler(long nr, const long *args) {
+    before_call(nr, args);
+    return 0;
+}
+
+// ---- entry replacements: libc's own signatures and errno convention ----
+
+long as_int_result(long r) {
+    if (!sys::raw_failed(r)) return r;
+    errno = static_cast<int>(-r);
+    return -1;
+}
+
+void *as_pointer_result(long r) {
+    return reinterpret_cast<void *>(as_int_result(r));
+}
+
+long arg(const void *p) {
+    return reinterpret_cast<long>(p);
+}
+
+void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset) {
+    const long a[6] = {arg(addr), static_cast<long>(len), prot, flags, fd, offset};
+    return as_pointer_result(hooked_syscall(SYS_mmap, a));
+}
+
+int hook_munmap(void *addr, size_t len) {
+    const long a[6] = {arg(addr), static_cast<long>(len)};
+    return static_cast<int>(as_int_result(hooked_syscall(SYS_munmap, a)));
+}
+
+void *hook_mremap(void *old, size_t old_size, size_t new_size, int flags, ...) {
+    void *target = nullptr;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+    }
+    const long a[6] = {arg(old), static_cast<long>(old_size), static_cast<long>(new_size), flags,
+                       arg(target)};
+    return as_pointer_result(hooked_syscall(SYS_mremap, a));
+}
+
+int hook_madvise(void *addr, size_t len, int advice) {
+    const long a[6] = {arg(addr), static_cast<long>(len), advice};
+    return static_cast<int>(as_int_result(hooked_syscall(SYS_madvise, a)));
+}
+
+// glibc's brk: the kernel returns the new break (the old one on failure),
+// which libc keeps in __curbrk for sbrk.
+int hook_brk(void *addr) {
+    const long a[6] = {arg(addr)};
+    long r = hooked_syscall(SYS_brk, a);
+    *libc_curbrk = reinterpret_cast<void *>(r);
+    if (static_cast<uintptr_t>(r) < reinterpret_cast<uintptr_t>(addr)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+void *hook_shmat(int id, const void *addr, int flags) {
+    const long a[6] = {id, arg(addr), flags};
+    return as_pointer_result(hooked_syscall(SYS_shmat, a));
+}
+
+int hook_shmdt(const void *addr) {
+    const long a[6] = {arg(addr)};
+    return static_cast<int>(as_int_result(hooked_syscall(SYS_shmdt, a)));
+}
+
+// ---- the patched entries ----
+
+struct function_desc {
+    const char *name;
+    long nr;
+    void *replacement;       // entry mode
+    const char *aliases[3];  // other exported names of the same code
+};
+
+const function_desc libc_functions[] = {
+    {"mmap", SYS_mmap, reinterpret_cast<void *>(hook_mmap), {"__mmap", "mmap64", nullptr}},
+    {"munmap", SYS_munmap, reinterpret_cast<void *>(hook_munmap), {"__munmap", nullptr, nullptr}},
+    {"mremap", SYS_mremap, reinterpret_cast<void *>(hook_mremap), {"__mremap", nullptr, nullptr}},
+    {"madvise",
+     SYS_madvise,
+     reinterpret_cast<void *>(hook_madvise),
+     {"__madvise", nullptr, nullptr}},
+    {"brk", SYS_brk, reinterpret_cast<void *>(hook_brk), {"__brk", nullptr, nullptr}},
+    {"shmat", SYS_shmat, reinterpret_cast<void *>(hook_shmat), {nullptr, nullptr, nullptr}},
+    {"shmdt", SYS_shmdt, reinterpret_cast<void *>(hook_shmdt), {nullptr, nullptr, nullptr}},
+};
+
+// One patched (or unpatchable) entry.
+struct patched_entry {
+    std::string library;
+    std::string name;
+    long nr = 0;
+    uintptr_t fn = 0;  // function start (0 for a stub found without symbols)
+    size_t size = 0;
+    void *replacement = nullptr;
+    patch::plan plan;
+    uintptr_t trampoline = 0;
+    std::string note;  // aliases, or why not patched
+    bool written = false;
+};
+
+struct library_text {
+    uintptr_t start = 0, end = 0;
+};
+
+// The executable segment of the object loaded at `base`.
+library_text text_of(uintptr_t base) {
+    struct query {
+        uintptr_t base;
+        library_text text;
+    } q{base, {}};
+    dl_iterate_phdr(
+        [](dl_phdr_info *info, size_t, void *data) {
+            auto *q = static_cast<query *>(data);
+            if (info->dlpi_addr != q->base) return 0;
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                const ElfW(Phdr) &ph = info->dlpi_phdr[i];
+                if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
+                    q->text.start = info->dlpi_addr + ph.p_vaddr;
+                    q->text.end = q->text.start + ph.p_memsz;
+                }
+            }
+            return 1;
+        },
+        &q);
+    return q.text;
+}
+
+class hooks_monitor final : public event_source {
+  public:
+    int install();
+    int attach(core &c) override;
+    void detach(core &c) override;
+    int watch(uintptr_t start, uintptr_t end) override;
+    void unwatch(uintptr_t, uintptr_t) override {}
+    std::vector<hook_entry> report();
+    void forget_after_fork();
+
+  private:
+    void find_entries(std::vector<patched_entry> *out);
+    void plan_entry(patched_entry *e);
+    bool ours(uintptr_t address) const;
+    int apply(std::vector<patched_entry *> &todo);
+    void repatch_overwritten();
+
+    std::mutex install_lock_;
+    std::vector<patched_entry> entries_;
+    std::vector<std::unique_ptr<patch::code_area>> areas_;
+    bool installed_ = false;
+    std::mutex attach_lock_;
+};
+
+void hooks_monitor::find_entries(std::vector<patched_entry> *out) {
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    if (libc) {
+        libc_curbrk = static_cast<void **>(dlsym(libc, "__curbrk"));
+        for (const function_desc &f : libc_functions) {
+            patched_entry e;
+            e.library = "libc";
+            e.name = f.name;
+            e.nr = f.nr;
+            e.replacement = f.replacement;
+            void *fn = dlsym(libc, f.name);
+            Dl_info info;
+            ElfW(Sym) *sym = nullptr;
+            if (fn && dladdr1(fn, &info, reinterpret_cast<void **>(&sym), RTLD_DL_SYMENT) && sym) {
+                e.fn = reinterpret_cast<uintptr_t>(fn);
+                e.size = sym->st_size;
+            }
+            for (const char *alias : f.aliases) {
+                if (!alias) break;
+                void *a = dlsym(libc, alias);
+                e.note += std::string(e.note.empty() ? "" : ", ") + alias +
+                          (!a        ? " (internal: glibc defines it as an alias)"
+                           : a == fn ? " (same code)"
+                                     : " (DIFFERENT code: not patched)");
+            }
+            out->push_back(e);
+        }
+        dlclose(libc);
+    }
+    // The dynamic loader keeps its own munmap (dlclose unmaps with it); the
+    // loader's symbols are stripped, so its stub is found by its code.
+    patched_entry e;
+    e.library = "ld.so";
+    e.name = "munmap";
+    e.nr = SYS_munmap;
+    out->push_back(e);
+}
+
+void hooks_monitor::plan_entry(patched_entry *e) {
+    if (!e->fn) {
+        if (e->library == "ld.so") {
+            library_text t = text_of(getauxval(AT_BASE));
+            if (t.start)
+                e->plan = patch::plan_stub_in(t.start, t.end, e->nr);
+            else
+                e->plan.why = "the loader's code was not found";
+        } else {
+            e->plan.why = "symbol not found";
+        }
+        return;
+    }
+    bool entry_allowed = e->replacement && (e->nr != SYS_brk || libc_curbrk);
+    e->plan = patch::plan_function(e->fn, e->size, e->nr, entry_allowed);
+}
+
+bool hooks_monitor::ours(uintptr_t address) const {
+    for (const patched_entry &e : entries_)
+        if (e.trampoline && address == e.trampoline) return true;
+    return false;
+}
+
+// Builds the trampolines of `todo` in a fresh code area near each, seals it,
+// then writes the jumps.
+int hooks_monitor::apply(std::vector<patched_entry *> &todo) {
+    int first_error = 0;
+    for (patched_entry *e : todo) {
+        if (e->plan.how == patch::mode::chained && ours(e->plan.previous)) {
+            e->plan.how = patch::mode::none;
+            e->plan.why = "already patched by this umn";
+            continue;
+        }
+        auto area = std::make_unique<patch::code_area>(e->plan.at);
+        if (!area->ok()) {
+            e->plan.why = "no memory for a trampoline within reach";
+            e->plan.how = patch::mode::none;
+            continue;
+        }
+        switch (e->plan.how) {
+            case patch::mode::entry:
+                e->trampoline = area->add_jump(reinterpret_cast<uintptr_t>(e->replacement));
+                break;
+            case patch::mode::site:
+                e->trampoline = area->add_site(e->plan, site_handler, e->nr);
+                break;
+            case patch::mode::chained:
+                e->trampoline = area->add_chained(e->plan, chained_handler, e->nr);
+                break;
+            default:
+                continue;
+        }
+        if (int rc = area->seal()) {
+            e->plan.how = patch::mode::none;
+            e->plan.why = std::string("cannot make the trampoline executable: ") + strerror(-rc);
+            if (!first_error) first_error = rc;
+            continue;
+        }
+        areas_.push_back(std::move(area));
+        int rc = patch::write_jump(e->plan, e->trampoline);
+        if (rc) {
+            e->plan.why = std::string("writing the jump failed: ") + strerror(-rc);
+            if (!first_error) first_error = rc;
+            continue;
+        }
+        e->written = true;
+    }
+    return first_error;
+}
+
+int hooks_monitor::install() {
+    std::lock_guard g(install_lock_);
+    if (installed_) return 0;
+    std::string why;
+    if (!patch::supported(&why)) return -ENOTSUP;
+    page_mask = ~(static_cast<uintptr_t>(sys::page_size()) - 1);
+    find_entries(&entries_);
+    std::vector<patched_entry *> todo;
+    for (patched_entry &e : entries_) {
+        plan_entry(&e);
+        if (e.plan.how != patch::mode::none) todo.push_back(&e);
+    }
+    apply(todo);
+    installed_ = true;
+    for (const patched_entry &e : entries_)
+        if (e.library == "libc" && e.nr == SYS_munmap && e.written) return 0;
+    return -ENOTSUP;  // without libc's munmap the monitor would miss the commonest call
+}
+
+// Another library may patch an entry after us (UCX writes its jump over
+// ours). Re-planning then finds its jump and chains to it.
+void hooks_monitor::repatch_overwritten() {
+    std::lock_guard g(install_lock_);
+    std::vector<patched_entry *> todo;
+    for (patched_entry &e : entries_) {
+        if (!e.written || patch::jumps_to(e.plan.at, e.trampoline)) continue;
+        e.written = false;
+        e.trampoline = 0;
+        plan_entry(&e);
+        if (e.plan.how != patch::mode::none) todo.push_back(&e);
+    }
+    if (!todo.empty()) apply(todo);
+}
+
+int hooks_monitor::attach(core &c) {
+    auto *node = new (std::nothrow) attached;
+    if (!node) return -ENOMEM;
+    node->c = &c;
+    std::lock_guard g(attach_lock_);
+    node->next.store(cores_head.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    cores_head.store(node, std::memory_order_release);  // pairs with the hooks' acquire loads
+    return 0;
+}
+
+void hooks_monitor::detach(core &c) {
+    attached *gone = nullptr;
+    {
+        std::lock_guard g(attach_lock_);
+        std::atomic<attached *> *link = &cores_head;
+        for (attached *a; (a = link->load(std::memory_order_relaxed)); link = &a->next) {
+            if (a->c != &c) continue;
+            link->store(a->next.load(std::memory_order_relaxed), std::memory_order_release);
+            gone = a;
+            break;
+        }
+        readers.synchronize();  // no hook still holds `gone` (see the top)
+    }
+    delete gone;
+}
+
+int hooks_monitor::watch(uintptr_t, uintptr_t) {
+    repatch_overwritten();
+    return 0;
+}
+
+void hooks_monitor::forget_after_fork() {
+    // The parent's cores are not this process's: their locks may be held by
+    // threads that do not exist here. Hooks keep working on cores the child
+    // opens. The nodes are leaked (one per inherited notifier).
+    cores_head.store(nullptr, std::memory_order_relaxed);
+    readers.reset();
+    new (&attach_lock_) std::mutex;
+    new (&install_lock_) std::mutex;
+}
+
+hook_entry describe(const patched_entry &e) {
+    hook_entry h;
+    h.library = e.library;
+    h.name = e.name;
+    h.patched = e.written;
+    char where[64];
+    std::snprintf(where, sizeof where, "at %#lx", static_cast<unsigned long>(e.plan.at));
+    if (e.written) {
+        h.how = patch::mode_name(e.plan.how);
+        h.detail = where;
+        if (e.plan.how == patch::mode::chained) {
+            Dl_info info;
+            const char *owner =
+                dladdr(reinterpret_cast<void *>(e.plan.previous), &info) && info.dli_fname
+                    ? info.dli_fname
+                    : "anonymous code";
+            h.detail += std::string(", chained to ") + owner;
+        }
+    } else if (e.plan.how != patch::mode::none) {
+        h.how = std::string("would use ") + patch::mode_name(e.plan.how);
+        h.detail = where;
+    } else {
+        h.how = "not patched";
+        h.detail = e.plan.why;
+    }
+    if (!e.note.empty()) h.detail += "; " + e.note;
+    return h;
+}
+
+std::vector<hook_entry> hooks_monitor::report() {
+    std::lock_guard g(install_lock_);
+    std::vector<patched_entry> planned;
+    const std::vector<patched_entry> *shown = &entries_;
+    if (!installed_) {
+        find_entries(&planned);
+        for (patched_entry &e : planned) plan_entry(&e);
+        shown = &planned;
+    }
+    std::vector<hook_entry> out;
+    for (const patched_entry &e : *shown) out.push_back(describe(e));
+    // sbrk changes the break through brk: say so rather than patch it twice.
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    if (libc) {
+        void *sbrk_fn = dlsym(libc, "sbrk"), *brk_fn = dlsym(libc, "brk");
+        Dl_info info;
+        ElfW(Sym) *sym = nullptr;
+        hook_entry h{"libc", "sbrk", "via brk", "calls brk, which is patched", true};
+        if (!sbrk_fn || !brk_fn ||
+            !dladdr1(sbrk_fn, &info, reinterpret_cast<void **>(&sym), RTLD_DL_SYMENT) || !sym ||
+            !patch::calls(reinterpret_cast<uintptr_t>(sbrk_fn), sym->st_size,
+                          reinterpret_cast<uintptr_t>(brk_fn))) {
+            h.how = "not patched";
+            h.detail = "does not call brk directly";
+            h.patched = false;
+        }
+        out.push_back(h);
+        dlclose(libc);
+    }
+    return out;
+}
+
+std::mutex instance_lock;
+hooks_monitor *instance = nullptr;
+int instance_error = 0;
+
+void forget_in_child() {
+    if (instance) instance->forget_after_fork();
+    new (&instance_lock) std::mutex;
+}
+
+}  // namespace
+
 event_source *hooks_source(int *error) {
-    *error = -ENOTSUP;
-    return nullptr;
+    std::lock_guard g(instance_lock);
+    if (!instance && !instance_error) {
+        auto *m = new (std::nothrow) hooks_monitor;  // lives as long as the process
+        if (!m) {
+            *error = -ENOMEM;
+            return nullptr;
+        }
+        instance_error = m->install();
+        instance = m;
+        pthread_atfork(nullptr, nullptr, forget_in_child);
+    }
+    if (instance_error) {
+        *error = instance_error;
+        return nullptr;
+    }
+    return instance;
+}
+
+probe_result probe_hooks() {
+    probe_result r;
+    std::string why;
+    if (!patch::supported(&why)) return {-ENOTSUP, why};
+    unsigned patched = 0, total = 0;
+    bool munmap_ok = false;
+    for (const hook_entry &h : hooks_report()) {
+        ++total;
+        bool ok = h.patched || h.how.rfind("would use", 0) == 0;
+        patched += ok;
+        if (ok && h.library == "libc" && h.name == "munmap") munmap_ok = true;
+    }
+    if (!munmap_ok) return {-ENOTSUP, "libc's munmap cannot be patched"};
+    r.detail = "patches libc entry points (" + std::to_string(patched) + " of " +
+               std::to_string(total) + " entries; `umn info` lists them); raw syscalls unseen";
+    return r;
+}
+
+std::vector<hook_entry> hooks_report() {
+    hooks_monitor *m;
+    {
+        std::lock_guard g(instance_lock);
+        m = instance;
+    }
+    if (m) return m->report();
+    hooks_monitor probe;  // plans without writing anything
+    return probe.report();
 }
 
 }  // namespace umn

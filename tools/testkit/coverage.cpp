@@ -414,6 +414,16 @@ constexpr unsigned bit(umn_monitor m) {
     return 1u << m;
 }
 constexpr unsigned user_space = bit(UMN_MONITOR_UFFD) | bit(UMN_MONITOR_HOOKS);
+// Sanitizer runtimes bring their own allocator, which maps and unmaps with raw
+// system calls (libc is never entered): the hooks monitor cannot see it. ASan
+// keeps freed blocks mapped (quarantine); ThreadSanitizer unmaps them.
+#if defined(__SANITIZE_THREAD__)
+constexpr unsigned raw_allocator = bit(UMN_MONITOR_HOOKS);
+#else
+constexpr unsigned raw_allocator = 0;
+#endif
+const char *const raw_allocator_why =
+    "ThreadSanitizer's allocator unmaps with raw system calls, bypassing libc";
 const char *const sysv_uffd =
     "userfaultfd cannot register SysV shm mappings: umn_register returns -ENOTSUP";
 
@@ -442,7 +452,8 @@ const std::vector<case_entry> &entries() {
         {{"shmat_remap", "shmat(SHM_REMAP) over a registered segment", bit(UMN_MONITOR_UFFD),
           sysv_uffd},
          case_shmat_remap},
-        {{"free_large_malloc", "free() of an mmap-backed malloc block", 0, ""},
+        {{"free_large_malloc", "free() of an mmap-backed malloc block", raw_allocator,
+          raw_allocator_why},
          case_free_large_malloc},
         {{"raw_syscall_munmap", "syscall(SYS_munmap), bypassing libc", bit(UMN_MONITOR_HOOKS),
           "hooks patch libc; a raw system call never enters it"},
@@ -465,7 +476,8 @@ const std::vector<case_entry> &entries() {
         {{"move_pages", "page migration to another NUMA node (move_pages)", user_space,
           "migration replaces the frames without a call the monitor sees"},
          case_move_pages},
-        {{"realloc_grow", "realloc growing a registered block (must keep working)", 0, ""},
+        {{"realloc_grow", "realloc growing a registered block (must keep working)", raw_allocator,
+          raw_allocator_why},
          case_realloc_grow},
     };
     return all;

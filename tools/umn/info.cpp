@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include "core/notifier.hpp"
+#include "monitor/hooks.hpp"
 #include "monitor/monitor.hpp"
 #include "os/options.hpp"
 #include "pagemap.hpp"
@@ -24,6 +25,9 @@ int info() {
     print_monitor("kernel", probe_kernel());
     print_monitor("uffd", probe_uffd());
     print_monitor("hooks", probe_hooks());
+    fmt::print("\nhooks entries (libc functions and their aliases, the loader's own copies):\n");
+    for (const hook_entry &h : hooks_report())
+        fmt::print("  {:<6} {:<8} {:<18} {}\n", h.library, h.name, h.how, h.detail);
     const options_t &o = options();
     if (o.monitor_invalid)
         fmt::print("\nUMN_MONITOR={} is not a monitor (kernel, uffd, hooks or auto)\n",
