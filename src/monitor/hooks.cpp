@@ -322,24 +322,59 @@ constexpr bool dying_thread_stack(long, const range &) {
 }
 #endif
 
-// Invalidates, in every attached core, what the call `nr` with `args` is
-// about to change. Runs inside hooked libc calls: see the rules at the top.
-void before_call(long nr, const long *args) {
-    if (!cores_head.load(std::memory_order_acquire)) return;
+// What one hooked call changes, computed once before the system call.
+struct call_ranges {
     range r[2];
-    int n = affected(nr, args, r);
-    if (!n || dying_thread_stack(nr, r[0])) return;
+    int n = 0;
+    uint64_t watches = 0;  // watch_count when the first pass ran
+};
+
+// Registrations made so far (watch() counts them after the core inserted
+// the registration): a hook that sees it move while its call ran runs a
+// second pass after the system call.
+std::atomic<uint64_t> watch_count{0};
+
+void invalidate_all(const call_ranges &c) {
     unsigned ticket = readers.enter();
     for (attached *a = cores_head.load(std::memory_order_acquire); a;
          a = a->next.load(std::memory_order_acquire))
-        for (int i = 0; i < n; ++i)
-            if (r[i].start < r[i].end) a->c->invalidate_now(r[i].start, r[i].end);
+        for (int i = 0; i < c.n; ++i)
+            if (c.r[i].start < c.r[i].end) a->c->invalidate_now(c.r[i].start, c.r[i].end);
     readers.leave(ticket);
 }
 
+// The first pass, before the system call: invalidates, in every attached
+// core, what the call `nr` with `args` is about to change. Returns whether
+// the call changes anything. Runs inside hooked libc calls: see the top.
+bool before_call(long nr, const long *args, call_ranges *c) {
+    // seq_cst, and before the list is read: a core attached after this load
+    // can only gain a registration that watch() counts after it (after_call).
+    c->watches = watch_count.load(std::memory_order_seq_cst);
+    const bool attached = cores_head.load(std::memory_order_acquire) != nullptr;
+    if (!attached && nr == SYS_shmdt) return false;  // its ranges cost a read of /proc
+    c->n = affected(nr, args, c->r);
+    if (!c->n || dying_thread_stack(nr, c->r[0])) return false;
+    if (attached) invalidate_all(*c);
+    return true;
+}
+
+// The second pass, after the system call, before it returns. A registration
+// the first pass did not find was inserted after it took the cores' locks
+// (or into a core attached since); if it was also counted before the load
+// below, this pass finds it (the core inserts before watch() counts, under
+// lock_). If it was counted after that load, its caller's device
+// registration, which follows umn_register, already sees the pages as the
+// system call left them.
+void after_call(const call_ranges &c) {
+    if (watch_count.load(std::memory_order_seq_cst) != c.watches) invalidate_all(c);
+}
+
 long hooked_syscall(long nr, const long *a) {
-    before_call(nr, a);
-    return sys::raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    call_ranges c;
+    bool concerned = before_call(nr, a, &c);
+    long result = sys::raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    if (concerned) after_call(c);
+    return result;
 }
 
 // ---- what the trampolines call (os/patch.hpp handler_fn; index = nr) ----
@@ -349,7 +384,8 @@ long site_handler(long nr, const long *args) {
 }
 
 long chained_handler(long nr, const long *args) {
-    before_call(nr, args);
+    call_ranges c;
+    before_call(nr, args, &c);
     return 0;
 }
 
@@ -675,7 +711,12 @@ void hooks_monitor::detach(core &c) {
     delete gone;
 }
 
-int hooks_monitor::watch(uintptr_t, uintptr_t) {
+int hooks_monitor::watch(uintptr_t start, uintptr_t end) {
+    // Like the other monitors, refuse a range with unmapped pages: msync
+    // with MS_ASYNC does nothing but say ENOMEM for them.
+    if (msync(reinterpret_cast<void *>(start), end - start, MS_ASYNC))
+        return errno == ENOMEM ? -EFAULT : -errno;
+    watch_count.fetch_add(1, std::memory_order_seq_cst);
     repatch_overwritten();
     return 0;
 }
