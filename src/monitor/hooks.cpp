@@ -132,8 +132,14 @@ struct attached {
 
 reader_epochs readers;
 std::atomic<attached *> cores_head{nullptr};
-uintptr_t page_mask = ~uintptr_t{4095};  // set from the real page size at install
-void **libc_curbrk = nullptr;            // libc's __curbrk, which its brk keeps
+// Set at install, before any jump is written, read by hooks. Atomic because
+// the jump, not a release store, publishes them.
+std::atomic<uintptr_t> page_mask_value{~uintptr_t{4095}};
+std::atomic<void **> libc_curbrk{nullptr};  // libc's __curbrk, which its brk keeps
+
+uintptr_t page_mask() {
+    return page_mask_value.load(std::memory_order_relaxed);
+}
 
 struct range {
     uintptr_t start = 0;
@@ -141,14 +147,15 @@ struct range {
 };
 
 uintptr_t page_ceil(uintptr_t a) {
-    uintptr_t up = (a + ~page_mask) & page_mask;
-    return up < a ? page_mask : up;
+    const uintptr_t mask = page_mask();
+    uintptr_t up = (a + ~mask) & mask;
+    return up < a ? mask : up;
 }
 
 range pages_of(long addr, long len) {
     auto start = static_cast<uintptr_t>(addr), size = static_cast<uintptr_t>(len);
-    uintptr_t end = start + size < start ? page_mask : page_ceil(start + size);
-    return {start & page_mask, end};
+    uintptr_t end = start + size < start ? page_mask() : page_ceil(start + size);
+    return {start & page_mask(), end};
 }
 
 // ---- what a call invalidates ----
@@ -184,8 +191,9 @@ int mremap_ranges(const long *a, range *out) {
 int brk_ranges(const long *a, range *out) {
     auto wanted = static_cast<uintptr_t>(a[0]);
     if (!wanted) return 0;
-    uintptr_t current = libc_curbrk && *libc_curbrk
-                            ? reinterpret_cast<uintptr_t>(*libc_curbrk)
+    void **curbrk = libc_curbrk.load(std::memory_order_relaxed);
+    uintptr_t current = curbrk && *curbrk
+                            ? reinterpret_cast<uintptr_t>(*curbrk)
                             : static_cast<uintptr_t>(sys::raw_syscall3(SYS_brk, 0, 0, 0));
     if (wanted >= current) return 0;
     out[0] = {page_ceil(wanted), page_ceil(current)};
@@ -198,7 +206,7 @@ int shmat_ranges(const long *a, range *out) {
     if (sys::raw_failed(sys::raw_syscall3(SYS_shmctl, a[0], IPC_STAT, reinterpret_cast<long>(&ds))))
         return 0;  // the call itself will fail: nothing to invalidate
     auto at = static_cast<uintptr_t>(a[1]);
-    if (a[2] & SHM_RND) at &= page_mask;  // SHMLBA is the page size on x86-64
+    if (a[2] & SHM_RND) at &= page_mask();  // SHMLBA is the page size on x86-64
     out[0] = pages_of(static_cast<long>(at), static_cast<long>(ds.shm_segsz));
     return 1;
 }
@@ -438,7 +446,7 @@ int hook_madvise(void *addr, size_t len, int advice) {
 int hook_brk(void *addr) {
     const long a[6] = {arg(addr)};
     long r = hooked_syscall(SYS_brk, a);
-    *libc_curbrk = reinterpret_cast<void *>(r);
+    *libc_curbrk.load(std::memory_order_relaxed) = reinterpret_cast<void *>(r);
     if (static_cast<uintptr_t>(r) < reinterpret_cast<uintptr_t>(addr)) {
         errno = ENOMEM;
         return -1;
@@ -535,18 +543,20 @@ class hooks_monitor final : public event_source {
     bool ours(uintptr_t address) const;
     int apply(std::vector<patched_entry *> &todo);
     void repatch_overwritten();
+    void repatch_locked();
 
     std::mutex install_lock_;
     std::vector<patched_entry> entries_;
     std::vector<std::unique_ptr<patch::code_area>> areas_;
     bool installed_ = false;
+    int install_error_ = 0;
     std::mutex attach_lock_;
 };
 
 void hooks_monitor::find_entries(std::vector<patched_entry> *out) {
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     if (libc) {
-        libc_curbrk = static_cast<void **>(dlsym(libc, "__curbrk"));
+        libc_curbrk.store(static_cast<void **>(dlsym(libc, "__curbrk")), std::memory_order_relaxed);
         for (const function_desc &f : libc_functions) {
             patched_entry e;
             e.library = "libc";
@@ -594,7 +604,7 @@ void hooks_monitor::plan_entry(patched_entry *e) {
         }
         return;
     }
-    bool entry_allowed = e->replacement && (e->nr != SYS_brk || libc_curbrk);
+    bool entry_allowed = e->replacement && (e->nr != SYS_brk || libc_curbrk.load());
     e->plan = patch::plan_function(e->fn, e->size, e->nr, entry_allowed);
 }
 
@@ -651,29 +661,54 @@ int hooks_monitor::apply(std::vector<patched_entry *> &todo) {
     return first_error;
 }
 
+// Patches every entry not patched yet. -ENOMEM (an allocation failed) may be
+// retried; nothing half-done is left behind: a jump is written only to a
+// finished trampoline, and entries already written are kept.
 int hooks_monitor::install() {
     std::lock_guard g(install_lock_);
-    if (installed_) return 0;
+    if (installed_) return install_error_;
     std::string why;
-    if (!patch::supported(&why)) return -ENOTSUP;
-    page_mask = ~(static_cast<uintptr_t>(sys::page_size()) - 1);
-    find_entries(&entries_);
-    std::vector<patched_entry *> todo;
-    for (patched_entry &e : entries_) {
-        plan_entry(&e);
-        if (e.plan.how != patch::mode::none) todo.push_back(&e);
+    if (!patch::supported(&why)) {
+        installed_ = true;
+        install_error_ = -ENOTSUP;
+        return install_error_;
     }
-    apply(todo);
+    page_mask_value.store(~(static_cast<uintptr_t>(sys::page_size()) - 1),
+                          std::memory_order_relaxed);
+    try {
+        if (entries_.empty()) find_entries(&entries_);
+        std::vector<patched_entry *> todo;
+        for (patched_entry &e : entries_) {
+            if (e.written) continue;
+            plan_entry(&e);
+            if (e.plan.how != patch::mode::none) todo.push_back(&e);
+        }
+        if (apply(todo) == -ENOMEM) throw std::bad_alloc();  // e.g. reading /proc/self/maps
+    } catch (const std::bad_alloc &) {
+        bool any_written = false;
+        for (const patched_entry &e : entries_) any_written = any_written || e.written;
+        if (!any_written) entries_.clear();
+        return -ENOMEM;
+    }
     installed_ = true;
+    install_error_ = -ENOTSUP;  // without libc's munmap the monitor would miss the commonest call
     for (const patched_entry &e : entries_)
-        if (e.library == "libc" && e.nr == SYS_munmap && e.written) return 0;
-    return -ENOTSUP;  // without libc's munmap the monitor would miss the commonest call
+        if (e.library == "libc" && e.nr == SYS_munmap && e.written) install_error_ = 0;
+    return install_error_;
 }
 
 // Another library may patch an entry after us (UCX writes its jump over
 // ours). Re-planning then finds its jump and chains to it.
 void hooks_monitor::repatch_overwritten() {
     std::lock_guard g(install_lock_);
+    try {
+        repatch_locked();
+    } catch (const std::bad_alloc &) {
+        // Retried at the next registration; the entries stay as they were.
+    }
+}
+
+void hooks_monitor::repatch_locked() {
     std::vector<patched_entry *> todo;
     for (patched_entry &e : entries_) {
         if (!e.written || patch::jumps_to(e.plan.at, e.trampoline)) continue;
@@ -794,7 +829,6 @@ std::vector<hook_entry> hooks_monitor::report() {
 
 std::mutex instance_lock;
 hooks_monitor *instance = nullptr;
-int instance_error = 0;
 
 void forget_in_child() {
     if (instance) instance->forget_after_fork();
@@ -805,18 +839,17 @@ void forget_in_child() {
 
 event_source *hooks_source(int *error) {
     std::lock_guard g(instance_lock);
-    if (!instance && !instance_error) {
+    if (!instance) {
         auto *m = new (std::nothrow) hooks_monitor;  // lives as long as the process
-        if (!m) {
+        if (!m || pthread_atfork(nullptr, nullptr, forget_in_child)) {
+            delete m;
             *error = -ENOMEM;
             return nullptr;
         }
-        instance_error = m->install();
         instance = m;
-        pthread_atfork(nullptr, nullptr, forget_in_child);
     }
-    if (instance_error) {
-        *error = instance_error;
+    if (int rc = instance->install()) {
+        *error = rc;
         return nullptr;
     }
     return instance;
