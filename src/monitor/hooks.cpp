@@ -160,6 +160,19 @@ range pages_of(long addr, long len) {
 
 // ---- what a call invalidates ----
 
+// Not a system call number: sbrk(increment), chained where another library
+// replaced it (its replacement moves the break itself).
+constexpr long sbrk_call = -2;
+
+int sbrk_ranges(const long *a, range *out) {
+    if (a[0] >= 0) return 0;
+    auto current = static_cast<uintptr_t>(sys::raw_syscall3(SYS_brk, 0, 0, 0));
+    auto wanted = current + static_cast<uintptr_t>(a[0]);
+    if (wanted > current) return 0;
+    out[0] = {page_ceil(wanted), page_ceil(current)};
+    return out[0].start < out[0].end;
+}
+
 bool discards_pages(long advice) {
     switch (advice) {
         case MADV_DONTNEED:
@@ -191,10 +204,9 @@ int mremap_ranges(const long *a, range *out) {
 int brk_ranges(const long *a, range *out) {
     auto wanted = static_cast<uintptr_t>(a[0]);
     if (!wanted) return 0;
-    void **curbrk = libc_curbrk.load(std::memory_order_relaxed);
-    uintptr_t current = curbrk && *curbrk
-                            ? reinterpret_cast<uintptr_t>(*curbrk)
-                            : static_cast<uintptr_t>(sys::raw_syscall3(SYS_brk, 0, 0, 0));
+    // The kernel's break, not libc's __curbrk: the call may come through
+    // syscall() from code that keeps its own.
+    auto current = static_cast<uintptr_t>(sys::raw_syscall3(SYS_brk, 0, 0, 0));
     if (wanted >= current) return 0;
     out[0] = {page_ceil(wanted), page_ceil(current)};
     return out[0].start < out[0].end;
@@ -303,6 +315,8 @@ int affected(long nr, const long *a, range *out) {
             return 1;
         case SYS_brk:
             return brk_ranges(a, out);
+        case sbrk_call:
+            return sbrk_ranges(a, out);
         case SYS_shmat:
             return shmat_ranges(a, out);
         case SYS_shmdt:
@@ -484,6 +498,11 @@ const function_desc libc_functions[] = {
     {"brk", SYS_brk, reinterpret_cast<void *>(hook_brk), {"__brk", nullptr, nullptr}},
     {"shmat", SYS_shmat, reinterpret_cast<void *>(hook_shmat), {nullptr, nullptr, nullptr}},
     {"shmdt", SYS_shmdt, reinterpret_cast<void *>(hook_shmdt), {nullptr, nullptr, nullptr}},
+    // syscall(SYS_munmap, ...) from programs and from allocators that
+    // replace libc's mapping functions with their own (gperftools tcmalloc).
+    {"syscall", patch::any_syscall, nullptr, {nullptr, nullptr, nullptr}},
+    // Seen through brk, unless another library patched it (chained then).
+    {"sbrk", sbrk_call, nullptr, {"__sbrk", nullptr, nullptr}},
 };
 
 // One patched (or unpatchable) entry.
@@ -498,6 +517,7 @@ struct patched_entry {
     uintptr_t trampoline = 0;
     std::string note;  // aliases, or why not patched
     bool written = false;
+    bool via_brk = false;  // sbrk: seen through brk
 };
 
 struct library_text {
@@ -550,12 +570,14 @@ class hooks_monitor final : public event_source {
     std::vector<std::unique_ptr<patch::code_area>> areas_;
     bool installed_ = false;
     int install_error_ = 0;
+    uintptr_t brk_function = 0;
     std::mutex attach_lock_;
 };
 
 void hooks_monitor::find_entries(std::vector<patched_entry> *out) {
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     if (libc) {
+        brk_function = reinterpret_cast<uintptr_t>(dlsym(libc, "brk"));
         libc_curbrk.store(static_cast<void **>(dlsym(libc, "__curbrk")), std::memory_order_relaxed);
         for (const function_desc &f : libc_functions) {
             patched_entry e;
@@ -606,6 +628,11 @@ void hooks_monitor::plan_entry(patched_entry *e) {
     }
     bool entry_allowed = e->replacement && (e->nr != SYS_brk || libc_curbrk.load());
     e->plan = patch::plan_function(e->fn, e->size, e->nr, entry_allowed);
+    if (e->nr == sbrk_call && e->plan.how != patch::mode::chained) {
+        e->plan.how = patch::mode::none;
+        e->via_brk = brk_function && patch::calls(e->fn, e->size, brk_function);
+        e->plan.why = e->via_brk ? "calls brk, which is patched" : "does not call brk directly";
+    }
 }
 
 bool hooks_monitor::ours(uintptr_t address) const {
@@ -635,7 +662,7 @@ int hooks_monitor::apply(std::vector<patched_entry *> &todo) {
                 e->trampoline = area->add_jump(reinterpret_cast<uintptr_t>(e->replacement));
                 break;
             case patch::mode::site:
-                e->trampoline = area->add_site(e->plan, site_handler, e->nr);
+                e->trampoline = area->add_site(e->plan, site_handler);
                 break;
             case patch::mode::chained:
                 e->trampoline = area->add_chained(e->plan, chained_handler, e->nr);
@@ -788,7 +815,8 @@ hook_entry describe(const patched_entry &e) {
         h.how = std::string("would use ") + patch::mode_name(e.plan.how);
         h.detail = where;
     } else {
-        h.how = "not patched";
+        h.how = e.via_brk ? "via brk" : "not patched";
+        h.patched = e.via_brk;
         h.detail = e.plan.why;
     }
     if (!e.note.empty()) h.detail += "; " + e.note;
@@ -806,24 +834,6 @@ std::vector<hook_entry> hooks_monitor::report() {
     }
     std::vector<hook_entry> out;
     for (const patched_entry &e : *shown) out.push_back(describe(e));
-    // sbrk changes the break through brk: say so rather than patch it twice.
-    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-    if (libc) {
-        void *sbrk_fn = dlsym(libc, "sbrk"), *brk_fn = dlsym(libc, "brk");
-        Dl_info info;
-        ElfW(Sym) *sym = nullptr;
-        hook_entry h{"libc", "sbrk", "via brk", "calls brk, which is patched", true};
-        if (!sbrk_fn || !brk_fn ||
-            !dladdr1(sbrk_fn, &info, reinterpret_cast<void **>(&sym), RTLD_DL_SYMENT) || !sym ||
-            !patch::calls(reinterpret_cast<uintptr_t>(sbrk_fn), sym->st_size,
-                          reinterpret_cast<uintptr_t>(brk_fn))) {
-            h.how = "not patched";
-            h.detail = "does not call brk directly";
-            h.patched = false;
-        }
-        out.push_back(h);
-        dlclose(libc);
-    }
     return out;
 }
 

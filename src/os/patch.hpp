@@ -40,7 +40,8 @@ struct plan {
     std::string why;                  // mode::none: why not
 };
 
-// Inspects [fn, fn + size) of a function that makes system call `nr`.
+// Inspects [fn, fn + size) of a function that makes system call `nr`
+// (any_syscall: libc's syscall(), whose number comes in a register).
 // `entry_allowed`: whether a replacement with the function's signature exists.
 plan plan_function(uintptr_t fn, size_t size, long nr, bool entry_allowed = true);
 
@@ -53,9 +54,13 @@ bool calls(uintptr_t fn, size_t size, uintptr_t target);
 // one.
 plan plan_stub_in(uintptr_t start, uintptr_t end, long nr);
 
+constexpr long any_syscall = -1;
+
 // The handler a site or chained trampoline calls. `args` are the six
-// arguments in system call order. Site: returns the system call's result
-// (-errno on failure). Chained: the result is ignored.
+// arguments in system call order. Site: `index` is the system call number
+// (rax at the system call); returns the system call's result (-errno on
+// failure). Chained: `index` is the one given to add_chained; the result is
+// ignored.
 using handler_fn = long (*)(long index, const long *args);
 
 // Executable memory within reach of a patch (a relative jump), filled once
@@ -71,7 +76,7 @@ class code_area {
 
     // Each returns the trampoline's address, 0 when the page is full.
     uintptr_t add_jump(uintptr_t target);  // entry: a jump to the replacement
-    uintptr_t add_site(const plan &p, handler_fn handler, long index);
+    uintptr_t add_site(const plan &p, handler_fn handler);
     uintptr_t add_chained(const plan &p, handler_fn handler, long index);
     // Makes the page read+execute; no add_* afterwards. -errno on failure.
     int seal();

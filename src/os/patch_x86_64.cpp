@@ -100,6 +100,15 @@ bool is_syscall_stub(const unsigned char *c, long nr) {
            c[6] == 0x05;
 }
 
+// The instruction before a `syscall` that a site jump may replace: 5 bytes,
+// position-independent, so the trampoline runs a copy of it first:
+// `mov $nr, %eax` (the wrappers), or `mov disp8(%rsp), %r9` (libc's
+// syscall(), loading its sixth argument; `nr` any_syscall).
+bool displaceable(const unsigned char *c, long nr) {
+    if (nr != any_syscall) return c[0] == 0xb8 && load32(c + 1) == static_cast<uint32_t>(nr);
+    return (c[0] == 0x4c && c[1] == 0x8b && c[2] == 0x4c && c[3] == 0x24) || c[0] == 0xb8;
+}
+
 // A jump another patcher wrote at `c`: its target and the length of the
 // instruction our jump would replace.
 bool foreign_jump(const unsigned char *c, uintptr_t *target, size_t *length) {
@@ -128,7 +137,7 @@ void keep_original(plan *p) {
     std::memcpy(p->original, bytes_at(p->at), sizeof p->original);
 }
 
-// A site plan for the `mov $nr, %eax; syscall` at `at`.
+// A site plan for the displaceable instruction at `at` before a `syscall`.
 plan site_plan(uintptr_t at) {
     plan p;
     p.how = mode::site;
@@ -206,14 +215,15 @@ plan plan_site(uintptr_t fn, size_t size, long nr) {
         vector = vector || d.uses_vector_registers(insn);
         if (insn.id == X86_INS_SYSCALL) {
             ++syscalls;
-            if (last && is_syscall_stub(bytes_at(last), nr)) site = last;
+            if (last && insn.address == last + jump_length && displaceable(bytes_at(last), nr))
+                site = last;
         }
         last = static_cast<uintptr_t>(insn.address);
     });
     if (!decoded)
         p.why = "undecodable code in the function at " + hex(fn);
     else if (syscalls != 1 || !site)
-        p.why = "not one `mov $nr, %eax; syscall` in the function";
+        p.why = "not one system call preceded by a displaceable instruction";
     else if (vector)
         p.why = "the function uses vector registers";
     if (!p.why.empty()) return p;
@@ -339,13 +349,18 @@ class emitter {
 
 // Calls handler(index, args) with args pointing at six saved registers, the
 // stack aligned; rbx keeps the unaligned stack pointer.
-unsigned char *emit_call_handler(emitter &e, long index) {
+// index_from_rax: the handler's index is rax (the system call number).
+unsigned char *emit_call_handler(emitter &e, long index, bool index_from_rax) {
     e.bytes({0x53});                          // push %rbx
     e.bytes({0x48, 0x8d, 0x74, 0x24, 0x08});  // lea 8(%rsp), %rsi
     e.bytes({0x48, 0x89, 0xe3});              // mov %rsp, %rbx
     e.bytes({0x48, 0x83, 0xe4, 0xf0});        // and $-16, %rsp
-    e.bytes({0xbf});                          // mov $index, %edi
-    e.u32(static_cast<uint32_t>(index));
+    if (index_from_rax) {
+        e.bytes({0x48, 0x89, 0xc7});  // mov %rax, %rdi
+    } else {
+        e.bytes({0xbf});  // mov $index, %edi
+        e.u32(static_cast<uint32_t>(index));
+    }
     unsigned char *slot = e.rip_slot(0x15);  // call *handler(%rip)
     e.bytes({0x48, 0x89, 0xdc});             // mov %rbx, %rsp
     e.bytes({0x5b});                         // pop %rbx
@@ -458,13 +473,15 @@ uintptr_t code_area::add_jump(uintptr_t target) {
     return at;
 }
 
-uintptr_t code_area::add_site(const plan &p, handler_fn handler, long index) {
-    uintptr_t at = reserve(96);
+uintptr_t code_area::add_site(const plan &p, handler_fn handler) {
+    uintptr_t at = reserve(112);
     if (!at) return 0;
     emitter e(reinterpret_cast<unsigned char *>(at));
+    // The replaced instruction first, where it stood: the stack is untouched.
+    for (size_t i = 0; i < p.length; ++i) e.bytes({p.original[i]});
     e.bytes({0x48, 0x8d, 0x64, 0x24, 0x80});  // lea -128(%rsp), %rsp: keep the red zone
     e.bytes({0x41, 0x51, 0x41, 0x50, 0x41, 0x52, 0x52, 0x56, 0x57});  // push r9 r8 r10 rdx rsi rdi
-    unsigned char *handler_slot = emit_call_handler(e, index);
+    unsigned char *handler_slot = emit_call_handler(e, 0, true);
     e.bytes({0x5f, 0x5e, 0x5a, 0x41, 0x5a, 0x41, 0x58, 0x41, 0x59});  // pop rdi rsi rdx r10 r8 r9
     e.bytes({0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00});        // lea 128(%rsp), %rsp
     unsigned char *resume_slot = e.rip_slot(0x25);  // jmp *resume(%rip), rax = result
@@ -482,7 +499,7 @@ uintptr_t code_area::add_chained(const plan &p, handler_fn handler, long index) 
     // other patcher's code.
     e.bytes(
         {0x50, 0x41, 0x51, 0x41, 0x50, 0x51, 0x52, 0x56, 0x57});  // push rax r9 r8 rcx rdx rsi rdi
-    unsigned char *handler_slot = emit_call_handler(e, index);
+    unsigned char *handler_slot = emit_call_handler(e, index, false);
     e.bytes(
         {0x5f, 0x5e, 0x5a, 0x59, 0x41, 0x58, 0x41, 0x59, 0x58});  // pop rdi rsi rdx rcx r8 r9 rax
     unsigned char *previous_slot = e.rip_slot(0x25);              // jmp *previous(%rip)
