@@ -358,7 +358,7 @@ unsigned char *emit_call_handler(emitter &e, long index, bool index_from_rax) {
     if (index_from_rax) {
         e.bytes({0x48, 0x89, 0xc7});  // mov %rax, %rdi
     } else {
-        e.bytes({0xbf});  // mov $index, %edi
+        e.bytes({0x48, 0xc7, 0xc7});  // mov $index, %rdi (sign-extended: indexes may be negative)
         e.u32(static_cast<uint32_t>(index));
     }
     unsigned char *slot = e.rip_slot(0x15);  // call *handler(%rip)
