@@ -5,6 +5,8 @@
 #include "commands.hpp"
 
 #include "benchmarks.hpp"
+#include "core/notifier.hpp"
+#include "os/options.hpp"
 #include "report.hpp"
 
 #include <benchmark/benchmark.h>
@@ -73,6 +75,10 @@ void print_header(const bench_options &o) {
                o.quick ? " --quick" : "");
     fmt::print("machine: {} {} {}, {} CPUs online; no-op registrar on both sides\n", u.sysname,
                u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
+    std::string why;
+    umn_monitor hits = o.monitor == UMN_MONITOR_AUTO ? choose_monitor(o.monitor, &why) : o.monitor;
+    fmt::print("umn's monitor in the hit rows: {}; rows named umn-<monitor> use that one\n",
+               monitor_name(hits));
     fmt::print(
         "times: CPU ns per op per thread (hit, miss), median ns added to munmap (each in\n"
         "a fresh process, vs raw syscall), median ns per region drained (invalidate)\n\n");

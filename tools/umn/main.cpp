@@ -40,10 +40,7 @@ int main(int argc, char **argv) {
     if (app.got_subcommand("info")) return umn::cli::info();
     if (app.got_subcommand("bench-worker")) return umn::cli::bench_worker(worker_args);
     if (app.got_subcommand("bench")) {
-        bench.monitor = bench_monitor == "kernel"  ? UMN_MONITOR_KERNEL
-                        : bench_monitor == "uffd"  ? UMN_MONITOR_UFFD
-                        : bench_monitor == "hooks" ? UMN_MONITOR_HOOKS
-                                                   : UMN_MONITOR_AUTO;
+        umn::parse_monitor(bench_monitor, &bench.monitor);
         return umn::cli::bench(bench);
     }
     return umn::cli::check(check);
