@@ -53,7 +53,9 @@
 //      sequence of the recycling fetch_and), and live means in the index:
 //      retire sets the state under the lock right after unlinking, before the
 //      drain's seen_generation store (C1). So a memo hit is exactly as fresh
-//      as a walk; memo slots are written with relaxed stores and never trusted.
+//      as a walk; memo slots are never trusted. They are stored with release
+//      and loaded with acquire only so that a node first published through
+//      the memo was initialized before another thread's increment.
 //
 // Policies: a request that overlaps live regions without being covered gets
 // their union registered, and they retire (no dereg until their last put).
@@ -350,7 +352,9 @@ std::atomic<umn_region *> &memo_slot(umn_cache *c, uintptr_t a0) {
 
 void remember(umn_cache *c, uintptr_t a0, umn_region *r) {
     std::atomic<umn_region *> &slot = memo_slot(c, a0);
-    if (slot.load(relaxed) != r) slot.store(r, relaxed);  // no write once it is there
+    // Release: a node created by this miss is initialized before another
+    // thread's hit loads it from the memo (acquire) and takes a reference.
+    if (slot.load(relaxed) != r) slot.store(r, release);  // no write once it is there
 }
 
 // C4: takes a reference on r if r is live and covers [a0, a1).
@@ -381,7 +385,7 @@ umn_region *walk(umn_cache *c, uintptr_t a0, uintptr_t a1) {
 bool fast_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
     uint64_t g = umn_generation(c->notifier);
     if (g != c->seen_generation.load(acquire)) return false;  // C1
-    umn_region *r = memo_slot(c, a0).load(relaxed);           // any old value: C4 checks it
+    umn_region *r = memo_slot(c, a0).load(acquire);           // any old value: C4 checks it
     if (r && take_if_covers(c, r, a0, a1)) {
         *out = r;
         return true;

@@ -90,6 +90,18 @@ TEST(NoStaleStress, CacheNeverHandsOutMemoryUnmappedOrMappedOverBeforeTheLookup)
     expect_no_stale_cache(config(replaced_not_discarded), 0);
 }
 
+// Bug fixed (TSan): the cache's memo published a region created by a miss
+// with a relaxed store, so another thread's memo hit could take a reference
+// on a node whose initialization it had no happens-before edge with. Two
+// getters on two slots: one thread's miss, the other's memo hit.
+TEST(CacheMemoRace, RegionPublishedThroughTheMemoIsInitializedBeforeAnotherThreadTakesIt) {
+    stress_config cfg = config(stamped_slots::replace_map_fixed);
+    cfg.slots = 2;
+    cfg.lookups /= 10;
+    cfg.replacements /= 10;
+    expect_no_stale_cache(cfg, 0);
+}
+
 // Registrar faults at random points (1 registration in 7 fails with
 // -ENOMEM, -EAGAIN or -EFAULT; the first two make the cache evict and
 // retry): still no stale region, no leaked or doubled registration.

@@ -25,14 +25,24 @@ namespace {
 
 std::atomic<uint64_t> signals_handled{0};
 
-// Async-signal-safe: reads the generation the way a cache hit would.
-umn_notifier *volatile handler_notifier = nullptr;
+// The handler reads this notifier's generation the way a cache hit would
+// (async-signal-safe: one load). Opened once and never closed: a handler
+// may still run in some thread after the storm stops.
+std::atomic<umn_notifier *> handler_notifier{nullptr};
 std::atomic<uint64_t> handler_generation_sum{0};
 
 void on_signal(int) {
     signals_handled.fetch_add(1, std::memory_order_relaxed);
-    if (umn_notifier *n = handler_notifier)
+    if (umn_notifier *n = handler_notifier.load(std::memory_order_acquire))
         handler_generation_sum.fetch_add(umn_generation(n), std::memory_order_relaxed);
+}
+
+int open_handler_notifier() {
+    if (handler_notifier.load()) return 0;
+    umn_notifier *n = nullptr;
+    int rc = umn_notifier_open(&n, UMN_MONITOR_AUTO);
+    handler_notifier.store(n, std::memory_order_release);
+    return rc;
 }
 
 void install_handlers() {
@@ -74,16 +84,11 @@ TEST(SignalStorm, UnmapUnderSignalsToEveryThreadLosesNoEvent) {
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> sent{0};
     churn_counts total;
-    {
-        churn first(1);
-        ASSERT_EQ(first.open_error(), 0);
-        handler_notifier = first.notifier();
-        std::thread stormer([&] { sent = storm(stop); });
-        total = run_churn(workers, per_worker, 7);
-        stop = true;
-        stormer.join();
-        handler_notifier = nullptr;
-    }
+    ASSERT_EQ(open_handler_notifier(), 0);
+    std::thread stormer([&] { sent = storm(stop); });
+    total = run_churn(workers, per_worker, 7);
+    stop = true;
+    stormer.join();
     restore_handlers();
     std::printf("signal storm: %llu rounds, %llu invalidations, %llu signals sent, %llu handled\n",
                 static_cast<unsigned long long>(total.rounds),
