@@ -131,33 +131,32 @@ TEST(ForkTorture, ForkWhileOtherThreadsUnmapRegisteredMemory) {
 
     const unsigned workers = 2;
     const uint64_t per_worker = umn::test::rounds(10000);
-    std::atomic<bool> done{false};
+    std::atomic<bool> forking{true};  // the churn goes on at least until the last fork
     churn_counts total;
-    std::thread load([&] {
-        total = run_churn(workers, per_worker, 21);
-        done = true;
-    });
+    std::thread load([&] { total = run_churn(workers, per_worker, 21, &forking); });
     const int forks = 20;
     int children_ok = 0;
     for (int f = 0; f < forks; ++f) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         pid_t pid = fork();
         if (pid == 0) child_main(for_child, 100 + f);
-        ASSERT_GT(pid, 0);
+        if (pid < 0) {
+            ADD_FAILURE() << "fork failed";
+            break;  // still stop the load below
+        }
         int status = wait_child(pid, 60);
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
             << "child " << f << " status " << status << " (exit bits: see child_failure)";
         children_ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
-    const bool forked_during_run = !done.load();
+    forking = false;
     load.join();
     cache_thread.join();
-    std::printf("fork torture: %d forks (%s the churn), %llu parent rounds, %llu invalidations\n",
-                forks, forked_during_run ? "all during" : "some after",
+    std::printf("fork torture: %d forks during %llu parent rounds, %llu invalidations\n", forks,
                 static_cast<unsigned long long>(total.rounds),
                 static_cast<unsigned long long>(total.invalidations));
     EXPECT_EQ(children_ok, forks);
-    EXPECT_EQ(total.rounds, workers * per_worker);
+    EXPECT_GE(total.rounds, workers * per_worker);
     EXPECT_EQ(total.late, 0u);
     EXPECT_EQ(total.duplicate, 0u);
     EXPECT_EQ(total.errors, 0u);

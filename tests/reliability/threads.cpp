@@ -21,7 +21,8 @@ std::vector<pid_t> thread_ids() {
     return out;
 }
 
-churn_counts run_churn(unsigned workers, uint64_t rounds, unsigned seed) {
+churn_counts run_churn(unsigned workers, uint64_t rounds, unsigned seed,
+                       const std::atomic<bool> *keep_going) {
     churn_counts total;
     std::mutex lock;
     std::vector<std::thread> pool;
@@ -32,7 +33,8 @@ churn_counts run_churn(unsigned workers, uint64_t rounds, unsigned seed) {
             if (c.open_error()) {
                 mine.errors = 1;
             } else {
-                for (uint64_t r = 0; r < rounds; ++r) c.round();
+                for (uint64_t r = 0; r < rounds || (keep_going && keep_going->load()); ++r)
+                    c.round();
                 mine = c.counts();
             }
             std::lock_guard g(lock);

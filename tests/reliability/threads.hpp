@@ -5,6 +5,7 @@
 
 #include "churn.hpp"
 
+#include <atomic>
 #include <sys/types.h>
 #include <vector>
 
@@ -14,9 +15,11 @@ namespace umn::reliability {
 std::vector<pid_t> thread_ids();
 
 // Runs `workers` threads, each a churn of `rounds` rounds on its own
-// notifier (seeds seed, seed + 1, ...); returns the summed counts. A
-// notifier that fails to open counts as one error.
-churn_counts run_churn(unsigned workers, uint64_t rounds, unsigned seed);
+// notifier (seeds seed, seed + 1, ...), and more while *keep_going (if
+// given) is true; returns the summed counts. A notifier that fails to open
+// counts as one error.
+churn_counts run_churn(unsigned workers, uint64_t rounds, unsigned seed,
+                       const std::atomic<bool> *keep_going = nullptr);
 
 // Waits up to `seconds` for `pid`; kills it on timeout. Returns the wait
 // status, or -1 if it had to be killed.
