@@ -92,8 +92,9 @@ typedef struct umn_region umn_region;
  * aligned [addr, addr + len) and stores a handle (an MR pointer, a buffer
  * index); it returns 0 or a negative errno (-ENOMEM, -EAGAIN and -ENOSPC make
  * the cache evict unused regions and retry once). `dereg` undoes one `reg`.
- * Both may be called from any thread that calls the cache, never from a
- * monitor callback and never with a cache lock held by a hit. They must be
+ * reg runs in a thread that missed, under the cache's miss lock (hits never
+ * take it); dereg runs there too or in the thread dropping a retired region's
+ * last reference. Neither ever runs inside a monitor callback. Both must be
  * thread-safe if several threads use the cache.
  */
 struct umn_registrar {
