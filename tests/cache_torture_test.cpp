@@ -272,15 +272,9 @@ TEST(CacheTorture, NoGetReturnsARegionWhosePagesChangedBeforeTheGetBegan) {
     testkit::pagemap pm;
     if (!pm.available())
         GTEST_SKIP() << "physical frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)";
-#if defined(__SANITIZE_THREAD__)
-    umn_notifier *probe;
-    ASSERT_EQ(umn_notifier_open(&probe, UMN_MONITOR_AUTO), 0);
-    const bool hooks = umn_notifier_monitor(probe) == UMN_MONITOR_HOOKS;
-    umn_notifier_close(probe);
-    if (hooks)
+    if (umn::test::hooks_blind_to_the_allocator())
         GTEST_SKIP() << "ThreadSanitizer's allocator unmaps freed blocks with raw system calls, "
                         "which the hooks monitor cannot see (docs/hooks.md)";
-#endif
     recording_registrar rec(pm);
     umn_registrar r = rec.registrar();
     umn_cache_params p = cache_params(64);  // small: eviction runs too

@@ -44,11 +44,14 @@ size_t unmap_registered_pages(size_t rounds, uint64_t first_cookie) {
     for (size_t i = 0; i < rounds; ++i) {
         umn::test::mapping m(1);
         uint64_t cookie = first_cookie + i, drained = 0;
+        // Read before registering: a churning thread's unmap of this address
+        // just before our mmap reused it may already invalidate the new
+        // registration (its second pass; early, never late).
+        uint64_t before = umn_generation(n);
         if (!m.get() || umn_register(n, m.get(), page(), cookie) != 0) {
             ++missed;
             continue;
         }
-        uint64_t before = umn_generation(n);
         m.unmap();
         bool seen = umn_generation(n) > before && umn_get_invalid(n, &drained, 1) == 1;
         missed += !seen || drained != cookie;
