@@ -270,11 +270,7 @@ void getter(umn_cache *c, recording_registrar &rec, const testkit::pagemap &pm,
 
 TEST(CacheTorture, NoGetReturnsARegionWhosePagesChangedBeforeTheGetBegan) {
     testkit::pagemap pm;
-    if (!pm.available())
-        GTEST_SKIP() << "physical frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)";
-    if (umn::test::hooks_blind_to_the_allocator())
-        GTEST_SKIP() << "ThreadSanitizer's allocator unmaps freed blocks with raw system calls, "
-                        "which the hooks monitor cannot see (docs/hooks.md)";
+    if (const char *why = umn::test::why_no_allocator_torture(pm.available())) GTEST_SKIP() << why;
     recording_registrar rec(pm);
     umn_registrar r = rec.registrar();
     umn_cache_params p = cache_params(64);  // small: eviction runs too

@@ -75,19 +75,22 @@ class notifier_fixture : public ::testing::Test {
     umn_notifier *n = nullptr;
 };
 
-// ThreadSanitizer's allocator unmaps freed blocks with raw system calls,
-// which the hooks monitor cannot see (docs/hooks.md): tortures of the
-// allocator skip the hooks monitor in TSan builds.
-inline bool hooks_blind_to_the_allocator() {
+// Why a torture of the allocator with pagemap ground truth cannot run here,
+// or nullptr. ThreadSanitizer's allocator unmaps freed blocks with raw system
+// calls, which the hooks monitor cannot see (docs/hooks.md).
+inline const char *why_no_allocator_torture(bool frames_readable) {
+    if (!frames_readable)
+        return "physical frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)";
 #if defined(__SANITIZE_THREAD__)
     umn_notifier *probe = nullptr;
-    if (umn_notifier_open(&probe, UMN_MONITOR_AUTO) != 0) return false;
+    if (umn_notifier_open(&probe, UMN_MONITOR_AUTO) != 0) return nullptr;
     const bool hooks = umn_notifier_monitor(probe) == UMN_MONITOR_HOOKS;
     umn_notifier_close(probe);
-    return hooks;
-#else
-    return false;
+    if (hooks)
+        return "ThreadSanitizer's allocator unmaps freed blocks with raw system calls, which the "
+               "hooks monitor cannot see (docs/hooks.md)";
 #endif
+    return nullptr;
 }
 
 }  // namespace umn::test

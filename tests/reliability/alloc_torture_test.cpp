@@ -174,11 +174,7 @@ bool mapped(const std::string &path) {
 
 TEST(AllocatorTorture, MallocReallocFreeNeverGetAStaleRegion) {
     testkit::pagemap pm;
-    if (!pm.available())
-        GTEST_SKIP() << "physical frame numbers in /proc/self/pagemap need root (CAP_SYS_ADMIN)";
-    if (umn::test::hooks_blind_to_the_allocator())
-        GTEST_SKIP() << "ThreadSanitizer's allocator unmaps freed blocks with raw system calls, "
-                        "which the hooks monitor cannot see (docs/hooks.md)";
+    if (const char *why = umn::test::why_no_allocator_torture(pm.available())) GTEST_SKIP() << why;
     prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
     const char *preload = std::getenv("LD_PRELOAD");
     std::printf("allocator: %s\n", preload && *preload ? preload : "default");
