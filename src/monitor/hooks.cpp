@@ -36,6 +36,7 @@
 //   no hook can still hold the unlinked node. Counters are spread over slots
 //   by thread so that threads unmapping in parallel do not share a line.
 #include "monitor/hooks.hpp"
+#include "monitor/hooks_quiesce.hpp"
 
 #include "core/core.hpp"
 #include "monitor/monitor.hpp"
@@ -520,28 +521,29 @@ struct patched_entry {
     bool via_brk = false;  // sbrk: seen through brk
 };
 
-struct library_text {
-    uintptr_t start = 0, end = 0;
-};
-
-// The executable segment of the object loaded at `base`.
-library_text text_of(uintptr_t base) {
+// An executable segment of a loaded object: the one of the object loaded at
+// `base` (by_base), else the one containing `address`.
+code_range text_segment(uintptr_t base_or_address, bool by_base) {
     struct query {
-        uintptr_t base;
-        library_text text;
-    } q{base, {}};
+        uintptr_t key;
+        bool by_base;
+        code_range text;
+    } q{base_or_address, by_base, {}};
     dl_iterate_phdr(
         [](dl_phdr_info *info, size_t, void *data) {
             auto *q = static_cast<query *>(data);
-            if (info->dlpi_addr != q->base) return 0;
+            if (q->by_base && info->dlpi_addr != q->key) return 0;
             for (int i = 0; i < info->dlpi_phnum; ++i) {
                 const ElfW(Phdr) &ph = info->dlpi_phdr[i];
-                if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
-                    q->text.start = info->dlpi_addr + ph.p_vaddr;
-                    q->text.end = q->text.start + ph.p_memsz;
+                if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+                code_range r{info->dlpi_addr + ph.p_vaddr,
+                             info->dlpi_addr + ph.p_vaddr + ph.p_memsz};
+                if (q->by_base || r.contains(q->key)) {
+                    q->text = r;
+                    return 1;
                 }
             }
-            return 1;
+            return 0;
         },
         &q);
     return q.text;
@@ -555,6 +557,7 @@ class hooks_monitor final : public event_source {
     int watch(uintptr_t start, uintptr_t end) override;
     void unwatch(uintptr_t, uintptr_t) override {}
     std::vector<hook_entry> report();
+    std::string install_note();
     void forget_after_fork();
 
   private:
@@ -564,12 +567,14 @@ class hooks_monitor final : public event_source {
     int apply(std::vector<patched_entry *> &todo);
     void repatch_overwritten();
     void repatch_locked();
+    void settle(const std::vector<patched_entry *> &patched);
 
     std::mutex install_lock_;
     std::vector<patched_entry> entries_;
     std::vector<std::unique_ptr<patch::code_area>> areas_;
     bool installed_ = false;
     int install_error_ = 0;
+    quiesce_result settled_;
     uintptr_t brk_function = 0;
     std::mutex attach_lock_;
 };
@@ -616,7 +621,7 @@ void hooks_monitor::find_entries(std::vector<patched_entry> *out) {
 void hooks_monitor::plan_entry(patched_entry *e) {
     if (!e->fn) {
         if (e->library == "ld.so") {
-            library_text t = text_of(getauxval(AT_BASE));
+            code_range t = text_segment(getauxval(AT_BASE), true);
             if (t.start)
                 e->plan = patch::plan_stub_in(t.start, t.end, e->nr);
             else
@@ -710,7 +715,9 @@ int hooks_monitor::install() {
             plan_entry(&e);
             if (e.plan.how != patch::mode::none) todo.push_back(&e);
         }
-        if (apply(todo) == -ENOMEM) throw std::bad_alloc();  // e.g. reading /proc/self/maps
+        int rc = apply(todo);
+        settle(todo);
+        if (rc == -ENOMEM) throw std::bad_alloc();  // e.g. reading /proc/self/maps
     } catch (const std::bad_alloc &) {
         bool any_written = false;
         for (const patched_entry &e : entries_) any_written = any_written || e.written;
@@ -744,7 +751,30 @@ void hooks_monitor::repatch_locked() {
         plan_entry(&e);
         if (e.plan.how != patch::mode::none) todo.push_back(&e);
     }
-    if (!todo.empty()) apply(todo);
+    if (todo.empty()) return;
+    apply(todo);
+    settle(todo);
+}
+
+// The code a thread may still run after the jump at e was written.
+code_range old_code(const patched_entry &e) {
+    if (e.fn) return {e.fn, e.fn + e.size};
+    const uintptr_t around = 64;  // a stub found without symbols: its neighbourhood
+    return {e.plan.at - around, e.plan.at + around};
+}
+
+// Waits out the calls other threads began in the code just patched
+// (hooks_quiesce.cpp). The hooks' own system calls come from this library.
+void hooks_monitor::settle(const std::vector<patched_entry *> &patched) {
+    std::vector<code_range> unpatched;
+    for (const patched_entry *e : patched)
+        if (e->written) unpatched.push_back(old_code(*e));
+    if (unpatched.empty()) return;
+    const code_range ours = text_segment(reinterpret_cast<uintptr_t>(&hooked_syscall), false);
+    quiesce_result r = wait_for_unhooked_calls({ours}, unpatched);
+    settled_.waited += r.waited;
+    settled_.unconfirmed += r.unconfirmed;
+    settled_.micros += r.micros;
 }
 
 int hooks_monitor::attach(core &c) {
@@ -837,6 +867,18 @@ std::vector<hook_entry> hooks_monitor::report() {
     return out;
 }
 
+std::string hooks_monitor::install_note() {
+    std::lock_guard g(install_lock_);
+    if (!installed_) return {};
+    char text[200];
+    std::snprintf(text, sizeof text,
+                  "waited %.1f ms for %u threads in mapping calls begun before the patch; "
+                  "%u threads could not be inspected (always running)",
+                  static_cast<double>(settled_.micros) / 1000, settled_.waited,
+                  settled_.unconfirmed);
+    return text;
+}
+
 std::mutex instance_lock;
 hooks_monitor *instance = nullptr;
 
@@ -892,6 +934,15 @@ std::vector<hook_entry> hooks_report() {
     if (m) return m->report();
     hooks_monitor probe;  // plans without writing anything
     return probe.report();
+}
+
+std::string hooks_install_note() {
+    hooks_monitor *m;
+    {
+        std::lock_guard g(instance_lock);
+        m = instance;
+    }
+    return m ? m->install_note() : std::string();
 }
 
 }  // namespace umn

@@ -19,4 +19,8 @@ struct hook_entry {
 // they would be patched now (nothing is written).
 std::vector<hook_entry> hooks_report();
 
+// After install: how long it waited for mapping calls other threads had begun
+// in the unpatched code (src/monitor/hooks_quiesce.hpp); "" before.
+std::string hooks_install_note();
+
 }  // namespace umn
