@@ -25,8 +25,11 @@ struct bench_options {
     std::string filter;                           // Google Benchmark regex over row names
     enum umn_monitor monitor = UMN_MONITOR_AUTO;  // umn's monitor for the hit rows
 };
+// In umn-bench (tools/umn/bench_main.cpp).
 int bench(const bench_options &o);
 // The hidden `umn bench-worker`: one munmap measurement in a fresh process.
 int bench_worker(const std::vector<std::string> &args);
+// In umn: runs umn-bench from this program's directory with `args`.
+int run_bench_program(const std::vector<std::string> &args);
 
 }  // namespace umn::cli

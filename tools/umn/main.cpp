@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // umn: inspect the monitors and check what each of them sees.
 #include "commands.hpp"
-#include "os/options.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -22,26 +21,17 @@ int main(int argc, char **argv) {
     c->add_option("-c,--case", check.cases, "run only this case (repeatable)");
     c->add_flag("--json", check.json, "print JSON instead of a table");
 
-    umn::cli::bench_options bench;
-    std::string bench_monitor = "auto";
-    CLI::App *b = app.add_subcommand(
-        "bench", "umn's registration cache beside UCX's ucs_rcache: table with umn/UCX ratios");
-    b->add_flag("--quick", bench.quick, "short runs and small sizes only (< 1 minute)");
-    b->add_option("--json", bench.json, "where to write the JSON")->capture_default_str();
-    b->add_option("--plot", bench.plot, "draw ns per hit vs regions and threads as SVG (gnuplot)");
-    b->add_option("--filter", bench.filter, "run only rows matching this regex");
-    b->add_option("-m,--monitor", bench_monitor, "umn's monitor for the hit rows")
-        ->check(CLI::IsMember({"auto", "kernel", "uffd", "hooks"}));
-    std::vector<std::string> worker_args;
-    CLI::App *w = app.add_subcommand("bench-worker", "")->group("");  // hidden: spawned by bench
-    w->add_option("args", worker_args);
+    // `umn bench` is its own program (umn-bench, beside this one): it links
+    // UCX, whose libucm patches libc's mmap when loaded, and `umn check`
+    // must see libc as the application would, not chained behind UCX.
+    CLI::App *b =
+        app.add_subcommand("bench",
+                           "umn's registration cache beside UCX's ucs_rcache (runs umn-bench; see "
+                           "`umn bench --help`)");
+    b->prefix_command();
 
     CLI11_PARSE(app, argc, argv);
     if (app.got_subcommand("info")) return umn::cli::info();
-    if (app.got_subcommand("bench-worker")) return umn::cli::bench_worker(worker_args);
-    if (app.got_subcommand("bench")) {
-        umn::parse_monitor(bench_monitor, &bench.monitor);
-        return umn::cli::bench(bench);
-    }
+    if (app.got_subcommand("bench")) return umn::cli::run_bench_program(b->remaining());
     return umn::cli::check(check);
 }
