@@ -7,7 +7,9 @@
 // page's stamp, or its physical frame from /proc/self/pagemap), and a get
 // that returns a capture older than the memory behind the buffer now is
 // stale. Neither may crash, and both must receive their events.
+#include "monitor/hooks.hpp"
 #include "stamp_registrar.hpp"
+#include "stress.hpp"
 #include "stamped_slots.hpp"
 #include "support.hpp"
 
@@ -197,6 +199,34 @@ TEST(UcxCoexistence, RcacheAndUmnCacheBothInvalidateWhenFreeReturnsMemory) {
     EXPECT_EQ(caches.errors, 0u);
     EXPECT_EQ(caches.umn_stale, 0u);
     EXPECT_EQ(caches.ucx_stale, 0u);
+}
+
+// The no-stale stress (no_stale_stress_test.cpp) with UCX's hooks installed
+// before umn's: the hooks monitor then chains behind libucm, and a
+// registration made while another thread's munmap is under way must still
+// be invalidated before that munmap returns.
+TEST(UcxCoexistence, NoStaleHitWhileUnmappingWithUcxHooksInstalledFirst) {
+    two_caches ucx_first(stamps);  // an rcache: UCX's hooks are in place
+    ASSERT_TRUE(ucx_first.ok());
+    stress_config cfg;
+    cfg.kinds = stamped_slots::replace_munmap | stamped_slots::replace_map_fixed;
+    cfg.lookups = soak("UMN_SOAK_ROUNDS", 1000000);
+    cfg.replacements = soak("UMN_SOAK_REPLACEMENTS", 100000);
+    stamped_slots slots(cfg.slots);
+    ASSERT_TRUE(slots.ok());
+    stress_counts total = run_notifier_getters(cfg, slots);
+    for (const hook_entry &h : hooks_report())
+        if (h.library == "libc" && h.name == "munmap")
+            std::printf("hooks: libc munmap %s %s\n", h.how.c_str(), h.detail.c_str());
+    std::printf("ucx-first stress: %llu lookups, %llu misses, %llu replacements, %llu stale\n",
+                static_cast<unsigned long long>(total.lookups),
+                static_cast<unsigned long long>(total.misses),
+                static_cast<unsigned long long>(slots.replacements()),
+                static_cast<unsigned long long>(total.stale));
+    EXPECT_EQ(total.stale, 0u) << "hits over memory replaced before the lookup began";
+    EXPECT_EQ(total.errors + total.impossible, 0u);
+    EXPECT_EQ(slots.failed_replacements(), 0u);
+    EXPECT_GE(slots.replacements(), cfg.replacements);
 }
 
 }  // namespace
