@@ -45,7 +45,7 @@ core::~core() {
     std::lock_guard update(update_lock_);
     registration *all = nullptr;
     {
-        std::lock_guard g(lock_);
+        guard g(*this);
         while (registration *r = by_cookie_.root()) {
             forget(r);
             r->next = all;
@@ -82,7 +82,7 @@ int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
     wait_published();
     std::lock_guard update(update_lock_);
     {
-        std::lock_guard g(lock_);
+        guard g(*this);
         int rc = 0;
         if (find_cookie(cookie))
             rc = -EEXIST;
@@ -101,7 +101,7 @@ int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
     int rc = source_.watch(start, end);
     if (rc == 0) return 0;
     {
-        std::lock_guard g(lock_);
+        guard g(*this);
         forget(r);
     }
     delete r;
@@ -112,7 +112,7 @@ int core::remove(uint64_t cookie) {
     registration *r;
     std::lock_guard update(update_lock_);
     {
-        std::lock_guard g(lock_);
+        guard g(*this);
         r = find_cookie(cookie);
         if (!r) return -ENOENT;
         forget(r);
@@ -128,7 +128,7 @@ long core::drain(uint64_t *cookies, size_t max) {
     long n = 0;
     std::lock_guard update(update_lock_);
     {
-        std::lock_guard g(lock_);
+        guard g(*this);
         while (invalid_head_ && static_cast<size_t>(n) < max) {
             registration *r = invalid_head_;
             cookies[n++] = r->cookie;
@@ -142,7 +142,7 @@ long core::drain(uint64_t *cookies, size_t max) {
 }
 
 int core::poll_fd() {
-    std::lock_guard g(lock_);
+    guard g(*this);
     if (event_fd_ < 0) {
         int fd = sys::make_eventfd();
         if (fd < 0) return fd;
@@ -155,7 +155,7 @@ int core::poll_fd() {
 
 int core::set_limit(size_t max_registrations) {
     if (max_registrations == 0) return -EINVAL;
-    std::lock_guard g(lock_);
+    guard g(*this);
     limit_ = max_registrations;
     return 0;
 }
@@ -226,35 +226,95 @@ void core::announce() {
     announced_ = generation_.fetch_add(1, std::memory_order_seq_cst) + 1;
 }
 
-void core::invalidate(uintptr_t start, uintptr_t end) {
-    std::lock_guard g(lock_);
+// Moves every live registration overlapping [start, end) to the invalid
+// list; returns whether there was one. lock_ held.
+bool core::invalidate_locked(uintptr_t start, uintptr_t end) {
     registration *r = take_overlapping(start, end);
+    const bool found = r != nullptr;
     while (r) {
         registration *next = r->next;
         append_invalid(r);
         r = next;
     }
     if (invalid_head_) set_readable(true);
+    return found;
+}
+
+void core::invalidate(uintptr_t start, uintptr_t end) {
+    guard g(*this);
+    invalidate_locked(start, end);
 }
 
 void core::publish() {
-    // E2: pairs with the acquire load in wait_published().
-    published_.store(announced_, std::memory_order_release);
+    publish_at_least(announced_);
+}
+
+// E2: a release max-store, since deferred invalidations publish too.
+void core::publish_at_least(uint64_t g) {
+    uint64_t current = published_.load(std::memory_order_relaxed);
+    while (current < g && !published_.compare_exchange_weak(current, g, std::memory_order_release,
+                                                            std::memory_order_relaxed)) {
+    }
 }
 
 bool core::invalidate_now(uintptr_t start, uintptr_t end) {
-    std::lock_guard g(lock_);
-    registration *r = take_overlapping(start, end);
-    if (!r) return false;
-    announce();
-    while (r) {
-        registration *next = r->next;
-        append_invalid(r);
-        r = next;
+    std::unique_lock g(lock_, std::try_to_lock);
+    if (!g.owns_lock()) {
+        defer(start, end);
+        return true;
     }
-    set_readable(true);
-    publish();
-    return true;
+    apply_deferred();
+    // The cookies become drainable when lock_ is released: moving the
+    // generation after linking them, still under lock_, keeps E1.
+    const bool found = invalidate_locked(start, end);
+    if (found) {
+        announce();
+        publish();
+    }
+    apply_deferred();  // what a signal handler deferred while this ran
+    return found;
+}
+
+// lock_ is taken (maybe by the thread a signal handler interrupted): leave
+// the range for the holder, then move and publish the generation (E1, E2).
+void core::defer(uintptr_t start, uintptr_t end) {
+    bool placed = false;
+    for (deferred_range &d : deferred_) {
+        int expected = deferred_range::free;
+        if (!d.state.compare_exchange_strong(expected, deferred_range::filling,
+                                             std::memory_order_acquire, std::memory_order_relaxed))
+            continue;
+        d.start = start;
+        d.end = end;
+        d.state.store(deferred_range::ready, std::memory_order_release);
+        placed = true;
+        break;
+    }
+    if (!placed) deferred_all_.store(true, std::memory_order_release);
+    deferred_pending_.fetch_add(1, std::memory_order_release);
+    publish_at_least(generation_.fetch_add(1, std::memory_order_seq_cst) + 1);
+}
+
+// Applies the deferred ranges. lock_ held.
+void core::apply_deferred() {
+    if (deferred_pending_.load(std::memory_order_acquire) == 0) return;
+    deferred_pending_.exchange(0, std::memory_order_acq_rel);
+    if (deferred_all_.exchange(false, std::memory_order_acq_rel)) invalidate_locked(0, UINTPTR_MAX);
+    for (deferred_range &d : deferred_) {
+        if (d.state.load(std::memory_order_acquire) != deferred_range::ready) continue;
+        invalidate_locked(d.start, d.end);
+        d.state.store(deferred_range::free, std::memory_order_release);
+    }
+}
+
+core::guard::guard(core &c) : c_(c) {
+    c_.lock_.lock();
+    c_.apply_deferred();
+}
+
+core::guard::~guard() {
+    c_.apply_deferred();
+    c_.lock_.unlock();
 }
 
 void core::wait_published() const {

@@ -27,7 +27,20 @@
 //       event from a call that returned before add() began never reaches
 //       the new registration.
 //   announce()/publish() pairs of one core are serialized by the source (one
-//   monitor thread, or lock_ for invalidate_now()).
+//   monitor thread, or lock_ for invalidate_now()). published_ only grows
+//   (a max-store): a deferred invalidation (below) publishes too.
+//
+// Deferred invalidation (a hooked call that finds lock_ taken)
+//   invalidate_now() runs inside hooked libc calls, also in signal handlers
+//   that may have interrupted this very thread while it held lock_. It never
+//   waits for lock_: if try_lock fails it puts the range in a free slot of
+//   deferred_ (state free -> filling -> ready, the ready store with release),
+//   moves generation_ and publishes it (E1, E2), and returns. Whoever holds
+//   lock_ next applies the ready ranges (acquire) before anything else, and
+//   again before unlocking (guard below), so a drain that saw the generation
+//   move finds the cookies. With every slot taken, deferred_all_ asks for
+//   every registration to be invalidated (too many invalidations, never too
+//   few).
 #pragma once
 
 #include "core/treap.hpp"
@@ -91,6 +104,29 @@ class core final : public backend {
     core *next_attached = nullptr;
 
   private:
+    // lock_, with deferred invalidations applied after locking and before
+    // unlocking (see the top).
+    class guard {
+      public:
+        explicit guard(core &c);
+        ~guard();
+        guard(const guard &) = delete;
+        guard &operator=(const guard &) = delete;
+
+      private:
+        core &c_;
+    };
+    struct deferred_range {
+        enum : int { free, filling, ready };
+        std::atomic<int> state{free};
+        uintptr_t start = 0;  // written while filling, read when ready
+        uintptr_t end = 0;
+    };
+
+    void defer(uintptr_t start, uintptr_t end);
+    void apply_deferred();
+    bool invalidate_locked(uintptr_t start, uintptr_t end);
+    void publish_at_least(uint64_t g);
     registration *find_cookie(uint64_t cookie) const;
     registration *take_overlapping(uintptr_t start, uintptr_t end);
     void append_invalid(registration *r);
@@ -103,6 +139,10 @@ class core final : public backend {
     alignas(64) std::atomic<uint64_t> generation_{0};
     alignas(64) std::atomic<uint64_t> published_{0};
     uint64_t announced_ = 0;  // written by the serialized announcer only
+
+    alignas(64) std::atomic<unsigned> deferred_pending_{0};  // ready ranges, roughly
+    std::atomic<bool> deferred_all_{false};
+    deferred_range deferred_[8];
 
     alignas(64) std::mutex lock_;
     treap<registration, address_order> by_address_;

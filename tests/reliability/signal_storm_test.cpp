@@ -12,9 +12,11 @@
 #include "threads.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <dirent.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -142,6 +144,120 @@ TEST(SignalStorm, UnmapWhileTheProcessIsStoppedAndContinued) {
     EXPECT_EQ(total.late, 0u) << "events seen late or lost";
     EXPECT_EQ(total.duplicate, 0u);
     EXPECT_EQ(total.errors, 0u);
+}
+
+// A handler that replaces registered memory, interrupting a thread that is
+// inside umn (holding its locks) as often as the storm can: the hooked
+// mmap(MAP_FIXED) in the handler, and with userfaultfd the monitor thread
+// the handler's call waits for, must neither wait for the interrupted
+// thread nor lose the invalidation. The handler checks the promise itself:
+// when its call returns, the generation has moved.
+struct handler_target {
+    std::atomic<umn_notifier *> notifier{nullptr};
+    std::atomic<char *> page{nullptr};
+    std::atomic<bool> armed{false};  // the page is registered and not yet invalidated
+    std::atomic<uint64_t> replaced{0};
+    std::atomic<uint64_t> not_moved{0};
+    std::atomic<uint64_t> failed{0};
+};
+handler_target target;
+
+void replace_in_handler(int) {
+    int saved = errno;
+    umn_notifier *n = target.notifier.load(std::memory_order_acquire);
+    char *p = target.page.load(std::memory_order_acquire);
+    if (n && p) {
+        uint64_t before = umn_generation(n);
+        void *q = mmap(p, umn::test::page(), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        if (q != p)
+            target.failed.fetch_add(1, std::memory_order_relaxed);
+        else if (target.armed.exchange(false) && umn_generation(n) == before)
+            target.not_moved.fetch_add(1, std::memory_order_relaxed);
+        target.replaced.fetch_add(1, std::memory_order_relaxed);
+    }
+    errno = saved;
+}
+
+// Registers the handler's page and arms the handler's check, with the
+// signal blocked so that the handler never runs between the two.
+bool arm(umn_notifier *n, char *page, uint64_t cookie) {
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &old);
+    bool ok = umn_register(n, page, umn::test::page(), cookie) == 0;
+    target.armed = ok;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return ok;
+}
+
+// The interrupted thread: registers, unregisters and drains, so that the
+// signals often land while it holds the notifier's locks; re-registers the
+// handler's page whenever its registration was invalidated.
+void work_inside_umn(umn_notifier *n, char *page, uint64_t rounds, uint64_t *errors) {
+    umn::test::mapping others(16);
+    uint64_t page_cookie = 1, next = 2;
+    *errors += !arm(n, page, page_cookie);
+    for (uint64_t i = 0; i < rounds; ++i) {
+        const uint64_t c = next++;
+        char *at = others.get() + (i % 16) * umn::test::page();
+        *errors += umn_register(n, at, umn::test::page(), c) != 0;
+        uint64_t drained[16];
+        long k;
+        bool page_invalid = false;
+        while ((k = umn_get_invalid(n, drained, 16)) > 0)
+            for (long j = 0; j < k; ++j) page_invalid |= drained[j] == page_cookie;
+        *errors += k < 0;
+        *errors += umn_unregister(n, c) != 0;
+        if (page_invalid) {
+            page_cookie = next++;
+            *errors += !arm(n, page, page_cookie);
+        }
+    }
+}
+
+TEST(SignalStorm, HandlerReplacingRegisteredMemoryInterruptsAThreadInsideUmn) {
+    umn_notifier *n;
+    ASSERT_EQ(umn_notifier_open(&n, UMN_MONITOR_AUTO), 0);
+    umn::test::mapping page(1);
+    target.page.store(page.get(), std::memory_order_release);
+    target.notifier.store(n, std::memory_order_release);
+    struct sigaction sa {};
+    sa.sa_handler = replace_in_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, nullptr);
+
+    const pid_t worker_tid_unset = 0;
+    std::atomic<pid_t> worker_tid{worker_tid_unset};
+    std::atomic<bool> stop{false};
+    uint64_t errors = 0, sent = 0;
+    std::thread worker([&] {
+        worker_tid = static_cast<pid_t>(syscall(SYS_gettid));
+        work_inside_umn(n, page.get(), umn::test::rounds(200000), &errors);
+        stop = true;
+    });
+    while (worker_tid.load() == worker_tid_unset) std::this_thread::yield();
+    while (!stop.load()) {
+        sent += syscall(SYS_tgkill, getpid(), worker_tid.load(), SIGUSR1) == 0;
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+    worker.join();
+    target.notifier.store(nullptr, std::memory_order_release);
+    signal(SIGUSR1, SIG_IGN);
+    std::printf(
+        "handler storm: %llu signals, %llu replacements in the handler, %llu without "
+        "the generation moving, %llu failed\n",
+        static_cast<unsigned long long>(sent),
+        static_cast<unsigned long long>(target.replaced.load()),
+        static_cast<unsigned long long>(target.not_moved.load()),
+        static_cast<unsigned long long>(target.failed.load()));
+    EXPECT_EQ(errors, 0u);
+    EXPECT_GT(target.replaced.load(), 0u);
+    EXPECT_EQ(target.not_moved.load(), 0u) << "a replacement returned before the generation moved";
+    EXPECT_EQ(target.failed.load(), 0u);
+    umn_notifier_close(n);
 }
 
 }  // namespace
