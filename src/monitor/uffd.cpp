@@ -29,6 +29,7 @@
 #include "monitor/monitor.hpp"
 #include "os/sys.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -162,6 +163,7 @@ class uffd_monitor final : public event_source {
     std::mutex list_lock_;
     core *cores_ = nullptr;
     std::thread thread_;
+    std::atomic<bool> started_{false};
     std::mutex watch_lock_;
     segments watched_;  // disjoint page ranges with their watch counts
 };
@@ -198,6 +200,11 @@ int uffd_monitor::start_thread() {
     int rc = 0;
     try {
         thread_ = std::thread([this] { run(); });
+        // Returns once the thread runs our code: a fork() right after the
+        // first notifier opened must not copy a thread still starting up
+        // (seen under ASan: the child inherited an allocator mutex the
+        // starting thread held and hung in its first allocation).
+        started_.wait(false, std::memory_order_acquire);
     } catch (const std::system_error &e) {
         rc = e.code().value() ? -e.code().value() : -EAGAIN;
     } catch (const std::bad_alloc &) {
@@ -212,6 +219,8 @@ int uffd_monitor::start_thread() {
 }
 
 void uffd_monitor::run() {
+    started_.store(true, std::memory_order_release);
+    started_.notify_one();
     pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     for (;;) {
         if (poll(fds, 2, -1) < 0) continue;  // EINTR cannot happen (signals blocked)
