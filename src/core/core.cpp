@@ -10,6 +10,15 @@
 
 namespace umn {
 
+namespace {
+
+// How many lock_ sections (of any core) this thread is in, counting one that
+// is still waiting for the lock. Initial-exec TLS: a hooked call may read it
+// in a signal handler, where a lazily allocated TLS block is not an option.
+__attribute__((tls_model("initial-exec"))) thread_local unsigned lock_sections = 0;
+
+}  // namespace
+
 bool address_order::less(const registration *a, const registration *b) {
     if (a->start != b->start) return a->start < b->start;
     return a->cookie < b->cookie;  // cookies are unique: a total order
@@ -258,12 +267,11 @@ void core::publish_at_least(uint64_t g) {
 }
 
 bool core::invalidate_now(uintptr_t start, uintptr_t end) {
-    std::unique_lock g(lock_, std::try_to_lock);
-    if (!g.owns_lock()) {
+    if (lock_sections > 0) {  // a signal handler interrupted this thread inside umn
         defer(start, end);
         return true;
     }
-    apply_deferred();
+    guard g(*this);
     // The cookies become drainable when lock_ is released: moving the
     // generation after linking them, still under lock_, keeps E1.
     const bool found = invalidate_locked(start, end);
@@ -271,7 +279,6 @@ bool core::invalidate_now(uintptr_t start, uintptr_t end) {
         announce();
         publish();
     }
-    apply_deferred();  // what a signal handler deferred while this ran
     return found;
 }
 
@@ -308,6 +315,7 @@ void core::apply_deferred() {
 }
 
 core::guard::guard(core &c) : c_(c) {
+    ++lock_sections;  // before locking: a handler may run while lock() waits
     c_.lock_.lock();
     c_.apply_deferred();
 }
@@ -315,6 +323,7 @@ core::guard::guard(core &c) : c_(c) {
 core::guard::~guard() {
     c_.apply_deferred();
     c_.lock_.unlock();
+    --lock_sections;
 }
 
 void core::wait_published() const {

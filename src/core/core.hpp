@@ -30,17 +30,19 @@
 //   monitor thread, or lock_ for invalidate_now()). published_ only grows
 //   (a max-store): a deferred invalidation (below) publishes too.
 //
-// Deferred invalidation (a hooked call that finds lock_ taken)
+// Deferred invalidation (a hooked call in a signal handler)
 //   invalidate_now() runs inside hooked libc calls, also in signal handlers
-//   that may have interrupted this very thread while it held lock_. It never
-//   waits for lock_: if try_lock fails it puts the range in a free slot of
-//   deferred_ (state free -> filling -> ready, the ready store with release),
-//   moves generation_ and publishes it (E1, E2), and returns. Whoever holds
-//   lock_ next applies the ready ranges (acquire) before anything else, and
-//   again before unlocking (guard below), so a drain that saw the generation
-//   move finds the cookies. With every slot taken, deferred_all_ asks for
-//   every registration to be invalidated (too many invalidations, never too
-//   few).
+//   that may have interrupted this very thread inside a lock_ section (any
+//   core's): waiting for lock_ there would wait forever. So when the thread
+//   is inside one (a thread-local count, raised before locking) it puts the
+//   range in a free slot of deferred_ (state free -> filling -> ready, the
+//   ready store with release), moves generation_ and publishes it (E1, E2),
+//   and returns. Whoever holds lock_ next applies the ready ranges (acquire)
+//   before anything else, and again before unlocking (guard below), so a
+//   drain that saw the generation move finds the cookies. With every slot
+//   taken, deferred_all_ asks for every registration to be invalidated (too
+//   many invalidations, never too few). Other threads' hooks wait for lock_
+//   as before.
 #pragma once
 
 #include "core/treap.hpp"
