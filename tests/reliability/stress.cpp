@@ -4,10 +4,12 @@
 // under a mutex at the end.
 #include "stress.hpp"
 
+#include "cache/cache.hpp"
 #include "support.hpp"
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -155,6 +157,25 @@ int expected_get_error(int rc) {
     return rc == -EAGAIN || rc == -ENOMEM || rc == -EFAULT || rc == -ENOTSUP || rc == -ENOENT;
 }
 
+// What a stale hit looked like (the first few per process), for diagnosis:
+// the region's state as the cache holds it, and the generations.
+void report_stale(umn_cache *cache, const umn_region *r, size_t slot, uint64_t v, uint64_t stamp,
+                  const stamped_slots &slots) {
+    static std::atomic<int> reported{0};
+    if (reported.fetch_add(1) >= 3) return;
+    std::printf(
+        "stale hit: slot %zu version %llu, region %p [%#lx, %#lx) captured %llu, page now "
+        "%llu; region place %d refs %#llx watched %d; cache saw generation %llu, "
+        "notifier at %llu\n",
+        slot, static_cast<unsigned long long>(v), static_cast<const void *>(r),
+        static_cast<unsigned long>(r->index.start.load()),
+        static_cast<unsigned long>(r->index.end.load()), static_cast<unsigned long long>(stamp),
+        static_cast<unsigned long long>(stamped_slots::read_stamp(slots.addr(slot))),
+        static_cast<int>(r->place), static_cast<unsigned long long>(r->refs.load()), r->watched,
+        static_cast<unsigned long long>(cache->seen_generation.load()),
+        static_cast<unsigned long long>(umn_generation(cache->notifier)));
+}
+
 void cache_lookup(umn_cache *cache, stamp_registrar &reg, stamped_slots &slots, size_t slot,
                   stress_counts &c) {
     ++c.lookups;
@@ -168,6 +189,7 @@ void cache_lookup(umn_cache *cache, stamp_registrar &reg, stamped_slots &slots, 
     const uint64_t stamp = reg.captured(umn_region_handle(r), slots.addr(slot));
     c.impossible += stamp == 0;
     c.stale += stamp < v;
+    if (stamp < v) report_stale(cache, r, slot, v, stamp, slots);
     umn_cache_put(cache, r);
 }
 
