@@ -24,12 +24,13 @@ void expect_no_stale(const stress_config &cfg, const stress_counts &total,
                      const stamped_slots &slots) {
     std::printf(
         "no-stale stress: %llu lookups (%llu hits, %llu misses, %llu refused), "
-        "%llu replacements, %llu stale\n",
+        "%llu replacements, %llu stale, %llu over another slot's passing page\n",
         static_cast<unsigned long long>(total.lookups), static_cast<unsigned long long>(total.hits),
         static_cast<unsigned long long>(total.misses),
         static_cast<unsigned long long>(total.unavailable),
         static_cast<unsigned long long>(slots.replacements()),
-        static_cast<unsigned long long>(total.stale));
+        static_cast<unsigned long long>(total.stale),
+        static_cast<unsigned long long>(total.foreign));
     // The getters opened their notifiers while the mutators were unmapping:
     // the hooks monitor's install waited out the calls begun before it.
     if (std::string note = hooks_install_note(); !note.empty())

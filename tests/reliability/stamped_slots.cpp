@@ -31,7 +31,10 @@ stamped_slots::stamped_slots(size_t count) : count_(count), slots_(new slot_stat
     void *p = mmap(nullptr, count * page(), rw, anon, -1, 0);
     if (p == MAP_FAILED) return;
     base_ = static_cast<char *>(p);
-    for (size_t i = 0; i < count; ++i) write_stamp(addr(i), 1);
+    for (size_t i = 0; i < count; ++i) {
+        slots_[i].version.store(i + 1, std::memory_order_relaxed);
+        write_stamp(addr(i), i + 1);
+    }
 }
 
 stamped_slots::~stamped_slots() {
@@ -61,7 +64,7 @@ bool stamped_slots::replace(size_t slot, std::mt19937 &rng, unsigned kinds) {
 
 bool stamped_slots::remap(size_t slot, std::mt19937 &rng, unsigned kinds) {
     char *a = addr(slot);
-    const uint64_t next = slots_[slot].version.load(std::memory_order_relaxed) + 1;
+    const uint64_t next = slots_[slot].version.load(std::memory_order_relaxed) + count_;
     unsigned pick;
     do pick = 1u << (rng() % 4);
     while (!(kinds & pick));

@@ -10,6 +10,13 @@
 //
 // Stamp 0 means "mapping not initialized yet": a registration over it is
 // refused, since the pages would change when the mutator writes the stamp.
+//
+// A slot's stamps are slot + 1, then up in steps of count(), so a stamp also
+// says which slot it was written for. That matters: while a slot is
+// unmapped (munmap + mmap replacement), another mutator's mmap(NULL) for an
+// mremap replacement can land in the hole for a moment and stamp its page
+// for its own slot. A registration made over the hole then captured a page
+// that really was there; its stamp is foreign, not stale.
 #pragma once
 
 #include <atomic>
@@ -32,6 +39,10 @@ class stamped_slots {
     char *addr(size_t slot) const;
     // The stamp published last (acquire); pairs with the release in replace().
     uint64_t version(size_t slot) const;
+    // Whether `stamp` was written for `slot` (see the top).
+    bool belongs(size_t slot, uint64_t stamp) const {
+        return stamp % count_ == (slot + 1) % count_;
+    }
 
     // Ways to replace a slot's mapping (a bit mask of them for replace()).
     enum kind : unsigned {
@@ -57,7 +68,7 @@ class stamped_slots {
 
   private:
     struct slot_state {
-        alignas(64) std::atomic<uint64_t> version{1};
+        alignas(64) std::atomic<uint64_t> version{0};
     };
     bool remap(size_t slot, std::mt19937 &rng, unsigned kinds);
     void publish(size_t slot, uint64_t stamp);

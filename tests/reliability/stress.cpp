@@ -47,9 +47,11 @@ class notifier_cache {
         }
         // Watched from here on: read what the "device" now holds.
         const uint64_t stamp = stamped_slots::read_stamp(slots_.addr(slot));
-        if (stamp == 0) {
+        const bool foreign = stamp && !slots_.belongs(slot, stamp);
+        if (stamp == 0 || foreign) {
             c.errors += umn_unregister(n_, cookie) != 0;
             ++c.unavailable;
+            c.foreign += foreign;
             return;
         }
         c.impossible += stamp < v;
@@ -188,8 +190,12 @@ void cache_lookup(umn_cache *cache, stamp_registrar &reg, stamped_slots &slots, 
     }
     const uint64_t stamp = reg.captured(umn_region_handle(r), slots.addr(slot));
     c.impossible += stamp == 0;
-    c.stale += stamp < v;
-    if (stamp < v) report_stale(cache, r, slot, v, stamp, slots);
+    if (stamp && !slots.belongs(slot, stamp)) {
+        ++c.foreign;
+    } else if (stamp < v) {
+        ++c.stale;
+        report_stale(cache, r, slot, v, stamp, slots);
+    }
     umn_cache_put(cache, r);
 }
 

@@ -20,6 +20,7 @@ struct stress_counts {
     uint64_t unavailable = 0;  // registration refused: slot mid-replacement
     uint64_t stale = 0;        // a hit over memory replaced before the lookup
     uint64_t impossible = 0;   // a fresh registration older than the lookup (test bug)
+    uint64_t foreign = 0;  // captured another slot's page, there for a moment (stamped_slots.hpp)
     uint64_t errors = 0;
     void add(const stress_counts &o) {
         lookups += o.lookups;
@@ -28,6 +29,7 @@ struct stress_counts {
         unavailable += o.unavailable;
         stale += o.stale;
         impossible += o.impossible;
+        foreign += o.foreign;
         errors += o.errors;
     }
 };
