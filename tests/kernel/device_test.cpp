@@ -298,6 +298,43 @@ TEST_F(Device, DescriptorKeptAcrossExecGivesEchild) {
     close(kept);
 }
 
+// One byte with room for one descriptor (SCM_RIGHTS), for sendmsg/recvmsg.
+struct fd_message {
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    fd_message() {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+    }
+    fd_message(const fd_message &) = delete;
+    fd_message &operator=(const fd_message &) = delete;
+};
+
+bool send_fd(int sock, int fd) {
+    fd_message m;
+    cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(sock, &m.msg, 0) == 1;
+}
+
+// The descriptor received on `sock`, -1 if none came.
+int receive_fd(int sock) {
+    fd_message m;
+    if (recvmsg(sock, &m.msg, 0) != 1) return -1;
+    const cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+}
+
 // A child opens the device, registers, passes the descriptor to us and exits
 // without closing: its mm goes (RELEASE), we get ECHILD, and our close frees
 // what it left.
@@ -311,35 +348,13 @@ TEST_F(Device, DescriptorPassedToAnotherProcessGivesEchildAndClosesCleanly) {
         for (uint64_t i = 0; i < 4; ++i)
             if (reg(dev, p + i * pg, pg, i)) _exit(1);
         munmap(p, pg);  // one undrained cookie left on the list
-        char byte = 0;
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &dev, sizeof dev);
-        _exit(sendmsg(sv[1], &msg, 0) == 1 ? 0 : 2);
+        _exit(send_fd(sv[1], dev) ? 0 : 2);
     }
-    char byte;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ASSERT_EQ(recvmsg(sv[0], &msg, 0), 1);
+    const int dev = receive_fd(sv[0]);
     int status = 0;
     waitpid(child, &status, 0);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    int dev;
-    memcpy(&dev, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof dev);
+    ASSERT_GE(dev, 0);
     EXPECT_EQ(unreg(dev, 1), -ECHILD);
     std::vector<uint64_t> got;
     EXPECT_EQ(read_cookies(dev, &got), -ECHILD);
