@@ -60,11 +60,14 @@ void expect_no_stale_cache(const stress_config &cfg, unsigned fail_one_in) {
     ASSERT_TRUE(slots.ok());
     cache_run run = run_cache_getters(cfg, slots, fail_one_in);
     expect_no_stale(cfg, run.counts, slots);
-    std::printf("registrar: %llu regs, %llu deregs, %llu failures injected, %llu refused\n",
-                static_cast<unsigned long long>(run.registrar.regs),
-                static_cast<unsigned long long>(run.registrar.deregs),
-                static_cast<unsigned long long>(run.registrar.injected),
-                static_cast<unsigned long long>(run.registrar.refused));
+    std::printf(
+        "registrar: %llu regs, %llu deregs, %llu failures injected, %llu refused; "
+        "notifier generation %llu\n",
+        static_cast<unsigned long long>(run.registrar.regs),
+        static_cast<unsigned long long>(run.registrar.deregs),
+        static_cast<unsigned long long>(run.registrar.injected),
+        static_cast<unsigned long long>(run.registrar.refused),
+        static_cast<unsigned long long>(run.generation));
     EXPECT_EQ(run.registrar.bad_deregs, 0u) << "dereg of a handle that was not registered";
     EXPECT_EQ(run.registrar.regs, run.registrar.deregs) << "registrations leaked";
     EXPECT_EQ(run.live_after_destroy, 0u);

@@ -8,6 +8,7 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
@@ -176,6 +177,11 @@ void report_stale(umn_cache *cache, const umn_region *r, size_t slot, uint64_t v
         static_cast<int>(r->place), static_cast<unsigned long long>(r->refs.load()), r->watched,
         static_cast<unsigned long long>(cache->seen_generation.load()),
         static_cast<unsigned long long>(umn_generation(cache->notifier)));
+    // A late event moves the generation soon after; a lost one never does.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::printf("stale hit: 2 ms later the notifier is at %llu, the region is %s\n",
+                static_cast<unsigned long long>(umn_generation(cache->notifier)),
+                r->place == umn_region::where::index ? "still indexed" : "retired");
 }
 
 void cache_lookup(umn_cache *cache, stamp_registrar &reg, stamped_slots &slots, size_t slot,
@@ -214,6 +220,7 @@ cache_run run_cache_getters(const stress_config &cfg, stamped_slots &slots, unsi
             cache_lookup(cache, reg, slots, slot, c);
         });
     });
+    out.generation = umn_generation(cache->notifier);
     umn_cache_destroy(cache);
     out.registrar = reg.counts();
     out.counts.misses = out.registrar.regs;

@@ -54,6 +54,7 @@ struct cache_run {
     stress_counts counts;
     registrar_counts registrar;
     size_t live_after_destroy = 0;
+    uint64_t generation = 0;  // the cache's notifier at the end
 };
 
 cache_run run_cache_getters(const stress_config &cfg, stamped_slots &slots, unsigned fail_one_in);
