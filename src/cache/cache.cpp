@@ -50,12 +50,17 @@
 //      (acq_rel) on a node whose state is live pins it: it cannot be freed
 //      or recycled while the count is above zero, so the range read after the
 //      increment is this incarnation's (the increment reads-from the release
-//      sequence of the recycling fetch_and), and live means in the index:
-//      retire sets the state under the lock right after unlinking, before the
-//      drain's seen_generation store (C1). So a memo hit is exactly as fresh
-//      as a walk; memo slots are never trusted. They are stored with release
-//      and loaded with acquire only so that a node first published through
-//      the memo was initialized before another thread's increment.
+//      sequence of the recycling fetch_and), and live means indexed and
+//      watched: retire sets the retired state under the lock *before* it
+//      unlinks the region and drops its notifier registration (and before
+//      the drain's seen_generation store, C1). An eviction has no generation
+//      behind it: with the state set after the watch was dropped (as it once
+//      was), a memo hit in between took an unwatched region as live, and a
+//      replacement of its pages then went unseen (1 stale hit in about 100
+//      loaded runs of the uffd cache stress). So a memo hit is exactly as
+//      fresh as a walk; memo slots are never trusted. They are stored with
+//      release and loaded with acquire only so that a node first published
+//      through the memo was initialized before another thread's increment.
 //
 // Policies: a request that overlaps live regions without being covered gets
 // their union registered, and they retire (no dereg until their last put).
@@ -161,10 +166,11 @@ void dereg(umn_cache *c, umn_region *r) {
 // Takes r out of the index. Unreferenced: it goes on `freed` for the caller
 // to deregister; otherwise on the retired list until its last put. Lock held.
 void retire(umn_cache *c, umn_region *r, region_list &freed) {
+    // C3, C4: the state first, then the unlink and the watch.
+    uint64_t old = r->refs.fetch_or(cache_refs::retired, acq_rel);
     index_remove(c, r);
     if (r->watched) umn_unregister(c->notifier, cookie_of(r));
     r->watched = false;
-    uint64_t old = r->refs.fetch_or(cache_refs::retired, acq_rel);  // C3
     if (count_of(old) == 0 && claim(r)) {
         r->place = umn_region::where::pool;
         freed.push(r);
