@@ -282,8 +282,9 @@ bool core::invalidate_now(uintptr_t start, uintptr_t end) {
     return found;
 }
 
-// lock_ is taken (maybe by the thread a signal handler interrupted): leave
-// the range for the holder, then move and publish the generation (E1, E2).
+// This thread is inside a lock_ section (a signal handler interrupted it):
+// leave the range for the holder, then move and publish the generation
+// (E1, E2).
 void core::defer(uintptr_t start, uintptr_t end) {
     bool placed = false;
     for (deferred_range &d : deferred_) {

@@ -882,6 +882,12 @@ std::string hooks_monitor::install_note() {
 std::mutex instance_lock;
 hooks_monitor *instance = nullptr;
 
+// The process's monitor, nullptr before the first hooks notifier opened.
+hooks_monitor *current_instance() {
+    std::lock_guard g(instance_lock);
+    return instance;
+}
+
 void forget_in_child() {
     if (instance) instance->forget_after_fork();
     new (&instance_lock) std::mutex;
@@ -926,22 +932,13 @@ probe_result probe_hooks() {
 }
 
 std::vector<hook_entry> hooks_report() {
-    hooks_monitor *m;
-    {
-        std::lock_guard g(instance_lock);
-        m = instance;
-    }
-    if (m) return m->report();
+    if (hooks_monitor *m = current_instance()) return m->report();
     hooks_monitor probe;  // plans without writing anything
     return probe.report();
 }
 
 std::string hooks_install_note() {
-    hooks_monitor *m;
-    {
-        std::lock_guard g(instance_lock);
-        m = instance;
-    }
+    hooks_monitor *m = current_instance();
     return m ? m->install_note() : std::string();
 }
 

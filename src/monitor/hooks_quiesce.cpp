@@ -25,9 +25,7 @@
 // install lock; touches no shared state.
 #include "monitor/hooks_quiesce.hpp"
 
-#include <cerrno>
 #include <chrono>
-#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -93,7 +91,6 @@ where locate(long tid, const std::vector<code_range> &hooked,
 
 struct watched {
     long tid;
-    where last;
     bool was_in_call;
 };
 
@@ -104,7 +101,7 @@ std::vector<watched> other_threads() {
     const long self = syscall(SYS_gettid);
     while (dirent *d = readdir(dir)) {
         long tid = std::strtol(d->d_name, nullptr, 10);
-        if (tid > 0 && tid != self) out.push_back({tid, where::running, false});
+        if (tid > 0 && tid != self) out.push_back({tid, false});
     }
     closedir(dir);
     return out;
@@ -121,13 +118,13 @@ quiesce_result wait_for_unhooked_calls(const std::vector<code_range> &hooked,
     for (;;) {
         bool any_blocked = false;
         std::erase_if(pending, [&](watched &w) {
-            w.last = locate(w.tid, hooked, unpatched);
-            if (w.last == where::unhooked_call) {
+            const where now = locate(w.tid, hooked, unpatched);
+            if (now == where::unhooked_call) {
                 result.waited += !w.was_in_call;
                 w.was_in_call = true;
                 any_blocked = true;
             }
-            return w.last == where::harmless || w.last == where::gone;
+            return now == where::harmless || now == where::gone;
         });
         const auto spent = clock::now() - start;
         if (pending.empty() || spent > blocked_limit || (!any_blocked && spent > running_grace))
