@@ -69,6 +69,11 @@ namespace detail {
 // unmapped range up is not a lookup in an empty table.
 constexpr size_t background_regions = 1000;
 
+// munmap by the syscall instruction itself: no libc entry, hooked or not.
+inline void raw_munmap(void *p, size_t len) {
+    sys::raw_syscall3(SYS_munmap, reinterpret_cast<long>(p), static_cast<long>(len), 0);
+}
+
 // A PROT_NONE reservation with room for a range of `len` starting aligned
 // to exactly `align`; the range is mapped and unmapped inside it.
 struct reservation {
@@ -86,8 +91,7 @@ struct reservation {
         range = reinterpret_cast<char *>(a + align);  // aligned to align, not to 2 * align
     }
     ~reservation() {
-        if (base)
-            sys::raw_syscall3(SYS_munmap, reinterpret_cast<long>(base), static_cast<long>(len), 0);
+        if (base) raw_munmap(base, len);
     }
     bool map() {
         return mmap(range, range_len, PROT_READ | PROT_WRITE,
@@ -103,7 +107,7 @@ inline double time_libc_munmap(void *p, size_t len) {
 
 inline double time_raw_munmap(void *p, size_t len) {
     double t0 = now_ns();
-    sys::raw_syscall3(SYS_munmap, reinterpret_cast<long>(p), static_cast<long>(len), 0);
+    raw_munmap(p, len);
     return now_ns() - t0;
 }
 
