@@ -60,17 +60,32 @@ umn_monitor choose_monitor(umn_monitor requested, std::string *why) {
         *why = "UMN_MONITOR=" + o.monitor_text;
         return o.monitor;
     }
+    // Cheapest complete monitor first: the kernel sees every change
+    // synchronously; the hooks add a few hundred ns to a hooked call and
+    // invalidate before it returns; userfaultfd adds a round trip through a
+    // monitor thread (~10-20 us) to every unmapping call over registered
+    // memory and cannot close the race between a discard and a
+    // registration, so it is the last resort.
     probe_result k = probe_kernel();
     if (k.error == 0) {
         *why = "kernel module present: " + k.detail;
         return UMN_MONITOR_KERNEL;
     }
+    probe_result h = probe_hooks();
+    if (h.error == 0) {
+        *why = "no kernel module (" + k.detail +
+               "); hooks usable: synchronous and cheapest without the module, "
+               "blind to raw system calls";
+        return UMN_MONITOR_HOOKS;
+    }
     probe_result u = probe_uffd();
     if (u.error == 0) {
-        *why = "no kernel module (" + k.detail + "); userfaultfd usable";
+        *why = "no kernel module (" + k.detail + "), no hooks (" + h.detail +
+               "); userfaultfd usable";
         return UMN_MONITOR_UFFD;
     }
-    *why = "no kernel module (" + k.detail + "), no userfaultfd (" + u.detail + ")";
+    *why = "no kernel module (" + k.detail + "), no hooks (" + h.detail + "), no userfaultfd (" +
+           u.detail + ")";
     return UMN_MONITOR_HOOKS;
 }
 
