@@ -7,6 +7,8 @@ packages=(
     # build
     build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
     libcli11-dev libfmt-dev nlohmann-json3-dev liburing-dev libibverbs-dev libcapstone-dev
+    # man pages: scdoc turns man/*.scd into roff, mandoc and man-db check them
+    scdoc mandoc man-db
     # tests and benchmarks
     libgtest-dev libgmock-dev libbenchmark-dev libucx-dev valgrind gnuplot-nox
     # reliability tests: stack dumps on hangs (tests/reliability/watchdog.hpp),
