@@ -6,7 +6,8 @@
 // itself with the raw instruction (or, where another library patched the
 // entry first, continues into that library's hook, so both see the call).
 // How the code is patched, and why that is safe for running threads, is in
-// src/os/patch.hpp and src/os/patch_x86_64.cpp; docs/hooks.md has the rest.
+// src/os/patch.hpp and src/os/patch_x86_64.cpp; which pages each call
+// changes, in hooks_ranges.cpp; docs/hooks.md has the rest.
 //
 // Locking rules
 //   install_lock   serializes patching, re-patching (watch) and the report.
@@ -37,6 +38,7 @@
 //   by thread so that threads unmapping in parallel do not share a line.
 #include "monitor/hooks.hpp"
 #include "monitor/hooks_quiesce.hpp"
+#include "monitor/hooks_ranges.hpp"
 
 #include "core/core.hpp"
 #include "monitor/monitor.hpp"
@@ -50,31 +52,15 @@
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <link.h>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <pthread.h>
 #include <sys/auxv.h>
-#include <sys/ipc.h>
 #include <sys/mman.h>
-#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <vector>
-
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED 24
-#endif
-#ifndef MADV_SOFT_OFFLINE
-#define MADV_SOFT_OFFLINE 101
-#endif
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
 
 namespace umn {
 
@@ -133,199 +119,10 @@ struct attached {
 
 reader_epochs readers;
 std::atomic<attached *> cores_head{nullptr};
-// Set at install, before any jump is written, read by hooks. Atomic because
-// the jump, not a release store, publishes them.
-std::atomic<uintptr_t> page_mask_value{~uintptr_t{4095}};
 std::atomic<void **> libc_curbrk{nullptr};  // libc's __curbrk, which its brk keeps
 
-uintptr_t page_mask() {
-    return page_mask_value.load(std::memory_order_relaxed);
-}
-
-struct range {
-    uintptr_t start = 0;
-    uintptr_t end = 0;
-};
-
-uintptr_t page_ceil(uintptr_t a) {
-    const uintptr_t mask = page_mask();
-    uintptr_t up = (a + ~mask) & mask;
-    return up < a ? mask : up;
-}
-
-range pages_of(long addr, long len) {
-    auto start = static_cast<uintptr_t>(addr), size = static_cast<uintptr_t>(len);
-    uintptr_t end = start + size < start ? page_mask() : page_ceil(start + size);
-    return {start & page_mask(), end};
-}
-
-// ---- what a call invalidates ----
-
-// Not a system call number: sbrk(increment), chained where another library
-// replaced it (its replacement moves the break itself).
-constexpr long sbrk_call = -2;
-
-int sbrk_ranges(const long *a, range *out) {
-    if (a[0] >= 0) return 0;
-    auto current = static_cast<uintptr_t>(sys::raw_syscall3(SYS_brk, 0, 0, 0));
-    auto wanted = current + static_cast<uintptr_t>(a[0]);
-    if (wanted > current) return 0;
-    out[0] = {page_ceil(wanted), page_ceil(current)};
-    return out[0].start < out[0].end;
-}
-
-bool discards_pages(long advice) {
-    switch (advice) {
-        case MADV_DONTNEED:
-        case MADV_FREE:
-        case MADV_REMOVE:
-        case MADV_DONTNEED_LOCKED:
-        case MADV_PAGEOUT:
-        case MADV_COLLAPSE:
-        case MADV_HWPOISON:
-        case MADV_SOFT_OFFLINE:
-            return true;
-        default:
-            return false;
-    }
-}
-
-int mremap_ranges(const long *a, range *out) {
-    const long flags = a[3];
-    int n = 0;
-    if (flags & MREMAP_FIXED) out[n++] = pages_of(a[4], a[2]);  // the target is unmapped first
-    if (flags & (MREMAP_MAYMOVE | MREMAP_FIXED))
-        out[n++] = pages_of(a[0], a[1]);
-    else if (a[2] < a[1])
-        out[n++] = pages_of(a[0] + static_cast<long>(page_ceil(static_cast<uintptr_t>(a[2]))),
-                            a[1] - static_cast<long>(page_ceil(static_cast<uintptr_t>(a[2]))));
-    return n;
-}
-
-int brk_ranges(const long *a, range *out) {
-    auto wanted = static_cast<uintptr_t>(a[0]);
-    if (!wanted) return 0;
-    // The kernel's break, not libc's __curbrk: the call may come through
-    // syscall() from code that keeps its own.
-    auto current = static_cast<uintptr_t>(sys::raw_syscall3(SYS_brk, 0, 0, 0));
-    if (wanted >= current) return 0;
-    out[0] = {page_ceil(wanted), page_ceil(current)};
-    return out[0].start < out[0].end;
-}
-
-int shmat_ranges(const long *a, range *out) {
-    if (!(a[2] & SHM_REMAP) || !a[1]) return 0;
-    struct shmid_ds ds;
-    if (sys::raw_failed(sys::raw_syscall3(SYS_shmctl, a[0], IPC_STAT, reinterpret_cast<long>(&ds))))
-        return 0;  // the call itself will fail: nothing to invalidate
-    auto at = static_cast<uintptr_t>(a[1]);
-    if (a[2] & SHM_RND) at &= page_mask();  // SHMLBA is the page size on x86-64
-    out[0] = pages_of(static_cast<long>(at), static_cast<long>(ds.shm_segsz));
-    return 1;
-}
-
-// Parses one /proc/self/maps line: start, end and the inode.
-bool parse_maps_line(const char *line, const char *stop, uintptr_t *start, uintptr_t *end,
-                     unsigned long *inode) {
-    auto hex = [&](const char *&p, uintptr_t *out) {
-        uintptr_t v = 0;
-        const char *begin = p;
-        for (; p < stop; ++p) {
-            int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
-            if (d < 0) break;
-            v = v * 16 + static_cast<uintptr_t>(d);
-        }
-        *out = v;
-        return p > begin;
-    };
-    const char *p = line;
-    if (!hex(p, start) || p >= stop || *p++ != '-' || !hex(p, end)) return false;
-    for (int field = 0; field < 3; ++field) {  // perms, offset, device
-        while (p < stop && *p == ' ') ++p;
-        while (p < stop && *p != ' ') ++p;
-    }
-    while (p < stop && *p == ' ') ++p;
-    unsigned long v = 0;
-    for (; p < stop && *p >= '0' && *p <= '9'; ++p)
-        v = v * 10 + static_cast<unsigned long>(*p - '0');
-    *inode = v;
-    return true;
-}
-
-// shmdt(addr) detaches the segment attached at addr: its mappings are the
-// run of adjacent /proc/self/maps lines from addr with the segment's inode.
-// Raw system calls and a stack buffer only (this runs inside the hook).
-int shmdt_ranges(const long *a, range *out) {
-    const auto addr = static_cast<uintptr_t>(a[0]);
-    long fd = sys::raw_syscall3(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/maps"),
-                                O_RDONLY | O_CLOEXEC);
-    if (sys::raw_failed(fd)) return 0;
-    char buf[2048];
-    size_t have = 0;
-    bool found = false, done = false;
-    unsigned long inode = 0;
-    uintptr_t end = 0;
-    while (!done) {
-        long got = sys::raw_syscall3(SYS_read, fd, reinterpret_cast<long>(buf + have),
-                                     static_cast<long>(sizeof buf - have));
-        if (got <= 0) break;
-        have += static_cast<size_t>(got);
-        char *line = buf, *nl;
-        while (!done && (nl = static_cast<char *>(std::memchr(line, '\n', have - (line - buf))))) {
-            uintptr_t s, e;
-            unsigned long ino;
-            if (parse_maps_line(line, nl, &s, &e, &ino)) {
-                if (!found && s == addr) {
-                    found = true;
-                    inode = ino;
-                    end = e;
-                } else if (found) {
-                    if (s == end && ino == inode)
-                        end = e;
-                    else
-                        done = true;
-                }
-            }
-            line = nl + 1;
-        }
-        have -= static_cast<size_t>(line - buf);
-        std::memmove(buf, line, have);
-        if (have == sizeof buf) have = 0;  // an absurdly long line: skip it
-    }
-    sys::raw_syscall3(SYS_close, fd, 0, 0);
-    if (!found) return 0;
-    out[0] = {addr, end};
-    return 1;
-}
-
-// The page ranges a call can invalidate (at most two).
-int affected(long nr, const long *a, range *out) {
-    switch (nr) {
-        case SYS_munmap:
-            out[0] = pages_of(a[0], a[1]);
-            return 1;
-        case SYS_mmap:
-            if (!(a[3] & MAP_FIXED)) return 0;
-            out[0] = pages_of(a[0], a[1]);
-            return 1;
-        case SYS_mremap:
-            return mremap_ranges(a, out);
-        case SYS_madvise:
-            if (!discards_pages(a[2])) return 0;
-            out[0] = pages_of(a[0], a[1]);
-            return 1;
-        case SYS_brk:
-            return brk_ranges(a, out);
-        case sbrk_call:
-            return sbrk_ranges(a, out);
-        case SYS_shmat:
-            return shmat_ranges(a, out);
-        case SYS_shmdt:
-            return shmdt_ranges(a, out);
-        default:
-            return 0;
-    }
-}
+using hook_ranges::range;
+using hook_ranges::sbrk_call;
 
 #if defined(__SANITIZE_THREAD__)
 // ThreadSanitizer only: glibc's start_thread calls madvise(MADV_DONTNEED) on
@@ -347,7 +144,7 @@ constexpr bool dying_thread_stack(long, const range &) {
 
 // What one hooked call changes, computed once before the system call.
 struct call_ranges {
-    range r[2];
+    range r[hook_ranges::max_ranges];
     int n = 0;
     uint64_t watches = 0;  // watch_count when the first pass ran
 };
@@ -375,7 +172,7 @@ bool before_call(long nr, const long *args, call_ranges *c) {
     c->watches = watch_count.load(std::memory_order_seq_cst);
     const bool attached = cores_head.load(std::memory_order_acquire) != nullptr;
     if (!attached && nr == SYS_shmdt) return false;  // its ranges cost a read of /proc
-    c->n = affected(nr, args, c->r);
+    c->n = hook_ranges::affected(nr, args, c->r);
     if (!c->n || dying_thread_stack(nr, c->r[0])) return false;
     if (attached) invalidate_all(*c);
     return true;
@@ -705,8 +502,7 @@ int hooks_monitor::install() {
         install_error_ = -ENOTSUP;
         return install_error_;
     }
-    page_mask_value.store(~(static_cast<uintptr_t>(sys::page_size()) - 1),
-                          std::memory_order_relaxed);
+    hook_ranges::set_page_size(sys::page_size());
     try {
         if (entries_.empty()) find_entries(&entries_);
         std::vector<patched_entry *> todo;

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Which pages a mapping call changes: the hooks monitor's decoding of a
+// system call number and its arguments into the page ranges it is about to
+// unmap, replace or discard. Pure decoding plus a few raw reads (the current
+// break, a SysV segment's size, /proc/self/maps); how libc is patched and
+// how a hook invalidates live in hooks.cpp.
+//
+// Everything here runs inside hooked libc calls: no allocation, no lock, no
+// libc call that could itself be hooked; raw system calls and the stack only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace umn::hook_ranges {
+
+// Pages [start, end), page aligned.
+struct range {
+    uintptr_t start = 0;
+    uintptr_t end = 0;
+};
+
+// The most ranges one call yields.
+constexpr int max_ranges = 2;
+
+// Not a system call number: sbrk(increment), chained where another library
+// replaced it (its replacement moves the break itself).
+constexpr long sbrk_call = -2;
+
+// Set once before any hook runs (the hooks never call sysconf).
+void set_page_size(size_t bytes);
+
+// The page ranges the call `nr` with arguments `args` (system call order)
+// can change, in out[0..return value). 0: the call changes no page.
+int affected(long nr, const long *args, range *out);
+
+// Whether madvise `advice` can replace or drop the pages it is given.
+bool discards_pages(long advice);
+
+// One /proc/self/maps line [line, stop): its start, end and inode.
+bool parse_maps_line(const char *line, const char *stop, uintptr_t *start, uintptr_t *end,
+                     unsigned long *inode);
+
+// Reads maps text from `fd` (as /proc/self/maps lays it out) and finds the
+// run of adjacent mappings that starts at `addr` and shares its inode: the
+// mappings of the SysV segment attached there. Sets *out and returns true
+// when a mapping starts at `addr`.
+bool segment_at(int fd, uintptr_t addr, range *out);
+
+}  // namespace umn::hook_ranges
