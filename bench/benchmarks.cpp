@@ -4,7 +4,7 @@
 
 #include "munmap_cost.hpp"
 #include "monitor/monitor.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 #include "ucx_cache.hpp"
 #include "umn_cache.hpp"
 #include "workloads.hpp"

@@ -7,7 +7,7 @@
 // deregister, ...); a side that cannot run here ("unavailable") is not a
 // failure. Times never fail it.
 #include "benchmarks.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "umn_cache.hpp"
 
-#include "os/options.hpp"
+#include "config/options.hpp"
 
 #include <cstring>
 

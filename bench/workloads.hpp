@@ -12,7 +12,7 @@
 
 #include "fixture.hpp"
 #include "registrar.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -4,7 +4,7 @@
 // passes only if it is documented as invisible to that monitor.
 #include "core/notifier.hpp"
 #include "coverage.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 
 #include <gtest/gtest.h>
 

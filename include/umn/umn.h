@@ -21,6 +21,22 @@ extern "C" {
 #define UMN_VERSION_MAJOR 0
 #define UMN_VERSION_MINOR 1
 
+/* -------------------------------------------------------------------- errors */
+
+/*
+ * What a negative errno returned by umn means in umn's terms, e.g. -ECHILD:
+ * "notifier opened by the parent process; open a new one in the child". The
+ * sign is ignored. The string is static; never NULL.
+ */
+const char *umn_strerror(int err);
+/*
+ * Why the last failing umn call in this thread failed, in one line naming
+ * the cause ("module umn not loaded (/dev/umn: No such file or directory)",
+ * "UMN_CACHE_MAX_BYTES='lots' is not a size ..."); "" if none failed yet.
+ * Successful calls leave it as it is. Valid until the thread's next umn call.
+ */
+const char *umn_last_error(void);
+
 /* ------------------------------------------------------------------ notifier */
 
 enum umn_monitor {

@@ -70,7 +70,7 @@
 #include "cache/cache.hpp"
 
 #include "core/notifier.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 #include "os/sys.hpp"
 
 #include <algorithm>
@@ -88,7 +88,6 @@ constexpr auto acquire = std::memory_order_acquire;
 constexpr auto release = std::memory_order_release;
 constexpr auto acq_rel = std::memory_order_acq_rel;
 
-constexpr size_t default_max_regions = size_t{1} << 17;
 constexpr size_t drain_batch = 64;
 
 uint64_t count_of(uint64_t refs) {
@@ -446,12 +445,6 @@ int read_params(const umn_cache_params *p, umn_cache_params *out) {
     return 0;
 }
 
-size_t default_max_bytes() {
-    long pages = sysconf(_SC_PHYS_PAGES);
-    if (pages <= 0) return SIZE_MAX;
-    return static_cast<size_t>(pages) / 2 * sys::page_size();
-}
-
 // A memo of about max_regions slots, within [2^10, 2^20].
 int make_memo(umn_cache *c) {
     unsigned bits = 10;
@@ -466,13 +459,15 @@ int configure(umn_cache *c, const umn_cache_params &p) {
     if (align & (align - 1)) return -EINVAL;
     align = std::max(align, sys::page_size());
     c->align_mask = align - 1;
+    if (!p.max_regions)
+        if (int rc = require(option::cache_max_regions)) return rc;
+    if (!p.max_bytes)
+        if (int rc = require(option::cache_max_bytes)) return rc;
     const options_t &o = options();
-    c->max_regions = p.max_regions         ? p.max_regions
-                     : o.cache_max_regions ? o.cache_max_regions
-                                           : default_max_regions;
+    c->max_regions = p.max_regions ? p.max_regions : o.cache_max_regions;
     c->max_bytes = p.max_bytes         ? p.max_bytes
                    : o.cache_max_bytes ? o.cache_max_bytes
-                                       : default_max_bytes();
+                                       : default_cache_max_bytes(false);
     return make_memo(c);
 }
 
@@ -518,7 +513,12 @@ int umn_cache_create(umn_cache **out, const struct umn_registrar *r,
     if (int rc = umn::read_params(p, &params)) return rc;
     auto *c = new (std::nothrow) umn_cache;
     if (!c) return -ENOMEM;
-    int rc = umn::configure(c, params);
+    int rc;
+    try {  // the first options() call builds strings
+        rc = umn::configure(c, params);
+    } catch (const std::bad_alloc &) {
+        rc = -ENOMEM;
+    }
     if (rc == 0) rc = umn_notifier_open(&c->notifier, params.monitor);
     if (rc == 0 && c->max_regions >= umn::options().max_registrations)
         rc = umn_notifier_set_limit(c->notifier, c->max_regions + 1);

@@ -2,7 +2,7 @@
 // Locking rules and the generation protocol are stated in core.hpp.
 #include "core/core.hpp"
 
-#include "os/options.hpp"
+#include "config/options.hpp"
 #include "os/sys.hpp"
 
 #include <cerrno>

@@ -4,7 +4,7 @@
 #include "core/notifier.hpp"
 
 #include "core/core.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>
@@ -56,8 +56,8 @@ umn_monitor choose_monitor(umn_monitor requested, std::string *why) {
         return requested;
     }
     const options_t &o = options();
-    if (!o.monitor_invalid && o.monitor != UMN_MONITOR_AUTO) {
-        *why = "UMN_MONITOR=" + o.monitor_text;
+    if (o.error[static_cast<unsigned>(option::monitor)].empty() && o.monitor != UMN_MONITOR_AUTO) {
+        *why = "UMN_MONITOR=" + o.text[static_cast<unsigned>(option::monitor)];
         return o.monitor;
     }
     // Cheapest complete monitor first: the kernel sees every change
@@ -112,7 +112,9 @@ int umn_notifier_open(umn_notifier **out, enum umn_monitor monitor) {
     if (monitor < UMN_MONITOR_AUTO || monitor > UMN_MONITOR_HOOKS) return -EINVAL;
     umn_monitor chosen;
     try {  // options and the probes build strings
-        if (monitor == UMN_MONITOR_AUTO && umn::options().monitor_invalid) return -EINVAL;
+        if (monitor == UMN_MONITOR_AUTO)
+            if (int rc = umn::require(umn::option::monitor)) return rc;
+        if (int rc = umn::require(umn::option::max_registrations)) return rc;
         std::string why;
         chosen = umn::choose_monitor(monitor, &why);
     } catch (const std::bad_alloc &) {

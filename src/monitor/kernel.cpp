@@ -7,7 +7,7 @@
 // module's release store under its list lock (which read() also takes, so a
 // drain after a moved generation finds the cookie).
 #include "monitor/monitor.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 
 #include "umn_dev.h"
 

@@ -20,7 +20,7 @@
 // the function pointers it needs, so reg/dereg touch no shared state.
 #include <umn/verbs.h>
 
-#include "os/options.hpp"
+#include "config/options.hpp"
 #include "registrar/ibverbs.hpp"
 #include "registrar/registrar.hpp"
 
@@ -74,8 +74,7 @@ std::mutex load_lock;
 std::atomic<const library *> current{nullptr};
 
 const char *default_name() {
-    const std::string &configured = options().ibverbs_library;
-    return configured.empty() ? "libibverbs.so.1" : configured.c_str();
+    return options().ibverbs_library.c_str();
 }
 
 library *open_library(const char *name) {

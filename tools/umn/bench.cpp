@@ -6,7 +6,7 @@
 
 #include "benchmarks.hpp"
 #include "core/notifier.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 #include "report.hpp"
 
 #include <benchmark/benchmark.h>

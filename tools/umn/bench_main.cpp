@@ -2,7 +2,7 @@
 // umn-bench: what `umn bench` runs. A program of its own because it links
 // UCX, whose libucm patches libc's mapping functions as soon as it is loaded.
 #include "commands.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -3,7 +3,7 @@
 
 #include "coverage.hpp"
 #include "monitor/monitor.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>

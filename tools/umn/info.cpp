@@ -4,7 +4,7 @@
 #include "core/notifier.hpp"
 #include "monitor/hooks.hpp"
 #include "monitor/monitor.hpp"
-#include "os/options.hpp"
+#include "config/options.hpp"
 #include "pagemap.hpp"
 #include "registrar/ibverbs.hpp"
 
@@ -108,10 +108,11 @@ int info() {
     fmt::print("\nhooks entries (libc functions and their aliases, the loader's own copies):\n");
     for (const hook_entry &h : hooks_report())
         fmt::print("  {:<6} {:<8} {:<18} {}\n", h.library, h.name, h.how, h.detail);
-    const options_t &o = options();
-    if (o.monitor_invalid)
-        fmt::print("\nUMN_MONITOR={} is not a monitor (kernel, uffd, hooks or auto)\n",
-                   o.monitor_text);
+    fmt::print("\nenvironment:\n");
+    for (const option_view &v : describe_options()) {
+        fmt::print("  {:<22} {:<16} (default {}) {}\n", v.name, v.value, v.default_text, v.doc);
+        if (!v.error.empty()) fmt::print("  {:<22} refused: {}\n", "", v.error);
+    }
     std::string why;
     umn_monitor chosen = choose_monitor(UMN_MONITOR_AUTO, &why);
     fmt::print("\nAUTO chooses: {} ({})\n", monitor_name(chosen), why);
