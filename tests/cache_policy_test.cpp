@@ -248,5 +248,39 @@ TEST_F(CachePolicy, AlignmentWidensTheRegistration) {
     umn_cache_put(c, r);
 }
 
+// A valid buffer at the start of a mapping whose aligned block begins in the
+// unmapped gap below it: the registration is clamped to the mapped pages
+// (it once failed with -EFAULT on the hooks monitor).
+TEST_F(CachePolicy, BufferAtMappingEdgeWithAlignedBlockPartlyUnmappedIsRegistered) {
+    destroy();
+    const size_t align = 16 * page();
+    open(cache_params(0, 0, align));
+    mapping m(3 * 16);
+    ASSERT_NE(m.get(), nullptr);
+    auto block = (reinterpret_cast<uintptr_t>(m.get()) + align - 1) & ~(align - 1);
+    // Keep [block + 12 pages, block + 20 pages): the buffer is its first 4
+    // pages, the aligned block [block, block + 16 pages) is 3/4 unmapped.
+    auto *keep = reinterpret_cast<char *>(block + 12 * page());
+    ASSERT_EQ(munmap(m.get(), static_cast<size_t>(keep - m.get())), 0);
+    ASSERT_EQ(munmap(keep + 8 * page(), static_cast<size_t>(m.get() + m.size() - keep) - 8 * page()),
+              0);
+    m.release();
+    umn_region *r = nullptr;
+    ASSERT_EQ(umn_cache_get(c, keep, 4 * page(), &r), 0);
+    ASSERT_NE(r, nullptr);
+    auto *addr = static_cast<char *>(umn_region_addr(r));
+    EXPECT_LE(addr, keep);
+    EXPECT_GE(addr + umn_region_len(r), keep + 4 * page());
+    umn_region *again = get(keep + page(), page());
+    EXPECT_EQ(again, r) << "inside the clamped region: a hit";
+    umn_cache_put(c, again);
+    umn_cache_put(c, r);
+    EXPECT_EQ(counter.regs(), 1u);
+    ASSERT_EQ(munmap(keep, 8 * page()), 0);
+    mapping other(1);
+    umn_cache_put(c, get(other.get(), 1));  // drains
+    EXPECT_EQ(counter.deregs(), 1u) << "the clamped region was not invalidated";
+}
+
 }  // namespace
 }  // namespace umn::test

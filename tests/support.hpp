@@ -45,6 +45,8 @@ class mapping {
     mapping &operator=(const mapping &) = delete;
     char *get() const { return p_; }
     size_t size() const { return len_; }
+    // Leaves the pages to the caller, who unmaps them.
+    void release() { p_ = nullptr; }
     // Unmaps now (the event under test).
     void unmap() {
         munmap(p_, len_);

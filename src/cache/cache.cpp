@@ -362,6 +362,13 @@ void remember(umn_cache *c, uintptr_t a0, umn_region *r) {
     if (slot.load(relaxed) != r) slot.store(r, release);  // no write once it is there
 }
 
+// A get's range: the caller's bytes, which any live region covering them
+// serves, and the aligned block a miss registers.
+struct request {
+    uintptr_t start, end;                  // [addr, addr + len)
+    uintptr_t aligned_start, aligned_end;  // widened to the cache's alignment
+};
+
 // C4: takes a reference on r if r is live and covers [a0, a1).
 bool take_if_covers(umn_cache *c, umn_region *r, uintptr_t a0, uintptr_t a1) {
     uint64_t old = r->refs.fetch_add(1, acq_rel);
@@ -387,22 +394,31 @@ umn_region *walk(umn_cache *c, uintptr_t a0, uintptr_t a1) {
 }
 
 // The lock-free hit: the memo, else a walk. False means "take the slow path".
-bool fast_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
+bool fast_get(umn_cache *c, const request &q, umn_region **out) {
     uint64_t g = umn_generation(c->notifier);
     if (g != c->seen_generation.load(acquire)) return false;  // C1
-    umn_region *r = memo_slot(c, a0).load(acquire);           // any old value: C4 checks it
-    if (r && take_if_covers(c, r, a0, a1)) {
+    umn_region *r = memo_slot(c, q.aligned_start).load(acquire);  // any old value: C4 checks it
+    if (r && take_if_covers(c, r, q.start, q.end)) {
         *out = r;
         return true;
     }
-    r = walk(c, a0, a1);
+    r = walk(c, q.start, q.end);
     if (!r) return false;
-    remember(c, a0, r);
+    remember(c, q.aligned_start, r);
     *out = r;
     return true;
 }
 
-int slow_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
+// Registers the aligned block; if part of it is not mapped (-EFAULT: the
+// buffer sits at a mapping's edge), only the pages of the request.
+int register_clamped(umn_cache *c, const request &q, umn_region **out, region_list &freed) {
+    int rc = register_new(c, q.aligned_start, q.aligned_end, out, freed);
+    uintptr_t p0 = sys::page_floor(q.start), p1 = sys::page_floor(q.end - 1) + sys::page_size();
+    if (rc != -EFAULT || (p0 == q.aligned_start && p1 == q.aligned_end)) return rc;
+    return register_new(c, p0, p1, out, freed);
+}
+
+int slow_get(umn_cache *c, const request &q, umn_region **out) {
     if (in_child(c)) return -ECHILD;  // before the lock: a parent thread may have held it
     region_list freed;
     int rc;
@@ -411,17 +427,17 @@ int slow_get(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out) {
         rc = refresh(c, freed);
         if (rc == 0) {
             bool torn = false;
-            umn_region *r = cache_index::find_le(c->root, a0, &torn);
-            if (r && end_of(r) >= a1) {
+            umn_region *r = cache_index::find_le(c->root, q.start, &torn);
+            if (r && end_of(r) >= q.end) {
                 r->refs.fetch_add(1, relaxed);  // live: only the lock holder retires
                 *out = r;
             } else {
-                rc = register_new(c, a0, a1, out, freed);
+                rc = register_clamped(c, q, out, freed);
             }
         }
     }
     release_freed(c, freed, false);
-    if (rc == 0) remember(c, a0, *out);
+    if (rc == 0) remember(c, q.aligned_start, *out);
     return rc;
 }
 
@@ -556,9 +572,9 @@ int umn_cache_get(umn_cache *c, const void *addr, size_t len, umn_region **out) 
     if (!c || !addr || len == 0 || a + len - 1 < a) return -EINVAL;
     uintptr_t last = (a + len - 1) | c->align_mask;
     if (last + 1 == 0) return -EINVAL;  // the aligned end would wrap
-    uintptr_t a0 = a & ~c->align_mask, a1 = last + 1;
-    if (umn::fast_get(c, a0, a1, out)) return 0;
-    return umn::slow_get(c, a0, a1, out);
+    const umn::request q{a, a + len, a & ~c->align_mask, last + 1};
+    if (umn::fast_get(c, q, out)) return 0;
+    return umn::slow_get(c, q, out);
 }
 
 void umn_cache_put(umn_cache *c, umn_region *r) {
