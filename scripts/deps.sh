@@ -20,6 +20,9 @@ packages=(
     linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils kmod
     # RDMA demonstration over soft-RoCE in qemu (tests/rdma/)
     rdma-core ibverbs-providers ibverbs-utils iproute2
+    # umn as libfabric's memory monitor (src/ofi/, tests/ofi/): headers, and
+    # fi_pingpong/fi_rma_bw for the unmodified-program run in the VM
+    libfabric1 libfabric-dev libfabric-bin
 )
 missing=()
 for p in "${packages[@]}"; do

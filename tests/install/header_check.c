@@ -2,6 +2,7 @@
 /* The public C header must compile as strict C11 (and later) on its own. */
 #include <umn/umn.h>
 #include <umn/verbs.h> /* without rdma-core's headers */
+#include <umn/ofi.h>   /* without libfabric's headers */
 
 uint64_t header_check_c(const umn_notifier *n) {
     return umn_generation(n);

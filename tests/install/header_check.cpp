@@ -3,6 +3,7 @@
 #include <umn/umn.h>
 #include <umn/umn.hpp>
 #include <umn/verbs.h>  // without rdma-core's headers
+#include <umn/ofi.h>    // without libfabric's headers
 
 uint64_t header_check_cpp(const umn_notifier *n) {
     return umn_generation(n);
