@@ -6,11 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <string>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace umn::test {
@@ -83,7 +86,8 @@ TEST_F(HookRanges, MremapGrowInPlaceChangesNothing) {
 
 TEST_F(HookRanges, MadviseThatDiscardsChangesTheRange) {
     for (int advice : {MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_HWPOISON, 21 /* PAGEOUT */,
-                       24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */, 101 /* SOFT_OFFLINE */})
+                       24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */, 101 /* SOFT_OFFLINE */,
+                       102 /* GUARD_INSTALL */, 103 /* GUARD_REMOVE */})
         EXPECT_EQ(of(SYS_madvise, {base, static_cast<long>(pg), advice}),
                   (ranges{{base, base + pg}}))
             << "advice " << advice;
@@ -162,6 +166,72 @@ TEST_F(HookRanges, ShmdtWhereNothingStartsChangesNothing) {
     EXPECT_TRUE(of(SYS_shmdt, {base + 0x123000}).empty());
 }
 
+TEST_F(HookRanges, RemapFilePagesChangesItsRange) {
+    EXPECT_EQ(of(SYS_remap_file_pages, {base, static_cast<long>(2 * pg), 0, 5, 0}),
+              (ranges{{base, base + 2 * pg}}));
+}
+
+// A pidfd of this process, or of a child that waits to be killed.
+class Pidfd {
+  public:
+    explicit Pidfd(pid_t pid) : fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))) {}
+    ~Pidfd() {
+        if (fd >= 0) close(fd);
+    }
+    int fd;
+};
+
+TEST_F(HookRanges, ProcessMadviseOfSelfChangesEachIovec) {
+    Pidfd self(getpid());
+    ASSERT_GE(self.fd, 0);
+    iovec iov[2] = {{reinterpret_cast<void *>(base + 1), pg},
+                    {reinterpret_cast<void *>(base + 8 * pg), 2 * pg}};
+    EXPECT_EQ(of(SYS_process_madvise, {self.fd, reinterpret_cast<long>(iov), 2, MADV_DONTNEED, 0}),
+              (ranges{{base, base + 2 * pg}, {base + 8 * pg, base + 10 * pg}}));
+}
+
+TEST_F(HookRanges, ProcessMadviseWithManyIovecsCoversTheRestWithTheLastRange) {
+    Pidfd self(getpid());
+    ASSERT_GE(self.fd, 0);
+    std::vector<iovec> iov;
+    for (uintptr_t i = 0; i < 40; ++i)  // every other page
+        iov.push_back({reinterpret_cast<void *>(base + 2 * i * pg), pg});
+    ranges got = of(SYS_process_madvise, {self.fd, reinterpret_cast<long>(iov.data()),
+                                          static_cast<long>(iov.size()), MADV_DONTNEED, 0});
+    ASSERT_EQ(got.size(), static_cast<size_t>(hook_ranges::max_ranges));
+    for (size_t i = 0; i + 1 < got.size(); ++i)
+        EXPECT_EQ(got[i], std::make_pair(base + 2 * i * pg, base + (2 * i + 1) * pg));
+    const uintptr_t last = hook_ranges::max_ranges - 1;
+    EXPECT_EQ(got.back(), std::make_pair(base + 2 * last * pg, base + 79 * pg));
+}
+
+TEST_F(HookRanges, ProcessMadviseThatKeepsPagesOrHasABadArrayChangesNothing) {
+    Pidfd self(getpid());
+    ASSERT_GE(self.fd, 0);
+    iovec iov{reinterpret_cast<void *>(base), pg};
+    EXPECT_TRUE(
+        of(SYS_process_madvise, {self.fd, reinterpret_cast<long>(&iov), 1, MADV_WILLNEED, 0})
+            .empty());
+    EXPECT_TRUE(of(SYS_process_madvise, {self.fd, 16, 1, MADV_DONTNEED, 0}).empty());
+}
+
+TEST_F(HookRanges, ProcessMadviseOfAnotherProcessChangesNothingHere) {
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    Pidfd other(child);
+    ASSERT_GE(other.fd, 0);
+    iovec iov{reinterpret_cast<void *>(base), pg};
+    EXPECT_TRUE(
+        of(SYS_process_madvise, {other.fd, reinterpret_cast<long>(&iov), 1, MADV_DONTNEED, 0})
+            .empty());
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+}
+
 TEST_F(HookRanges, OtherCallsChangeNothing) {
     EXPECT_TRUE(of(SYS_mprotect, {base, static_cast<long>(pg), PROT_READ}).empty());
     EXPECT_TRUE(of(SYS_getpid, {}).empty());
@@ -197,12 +267,42 @@ TEST(HookMapsLine, RejectsMalformedLines) {
             << line;
 }
 
+// A memfd holding `text`, positioned at its start.
+int text_fd(const std::string &text) {
+    int fd = memfd_create("text", MFD_CLOEXEC);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+bool names_pid(const std::string &fdinfo, long pid) {
+    int fd = text_fd(fdinfo);
+    bool named = hook_ranges::fdinfo_names_pid(fd, pid);
+    close(fd);
+    return named;
+}
+
+TEST(HookFdinfo, FindsThePidLine) {
+    const std::string info = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n"
+                             "Pid:\t4242\nNSpid:\t4242\n";
+    EXPECT_TRUE(names_pid(info, 4242));
+    EXPECT_FALSE(names_pid(info, 424));
+    EXPECT_FALSE(names_pid(info, 42424));
+}
+
+TEST(HookFdinfo, NoPidLineOrAGoneProcessIsNotOurs) {
+    EXPECT_FALSE(names_pid("pos:\t0\nflags:\t02\nNSpid:\t7\n", 7));
+    EXPECT_FALSE(names_pid("pos:\t0\nPid:\t-1\n", 1));
+}
+
+TEST(HookFdinfo, UnreadableCountsAsOurs) {
+    EXPECT_TRUE(hook_ranges::fdinfo_names_pid(-1, getpid()));
+}
+
 // segment_at over maps text held in a memfd.
 bool segment_in(const std::string &maps, uintptr_t addr, range *out) {
-    int fd = memfd_create("maps", MFD_CLOEXEC);
-    EXPECT_GE(fd, 0);
-    EXPECT_EQ(write(fd, maps.data(), maps.size()), static_cast<ssize_t>(maps.size()));
-    lseek(fd, 0, SEEK_SET);
+    int fd = text_fd(maps);
     bool found = hook_ranges::segment_at(fd, addr, out);
     close(fd);
     return found;

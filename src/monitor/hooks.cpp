@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The hooks monitor: libc's mmap, munmap, mremap, madvise, brk, shmat and
-// shmdt (and the dynamic loader's own munmap, which dlclose uses) are patched
+// The hooks monitor: libc's mmap, munmap, mremap, madvise, brk, shmat, shmdt,
+// process_madvise and remap_file_pages (and the dynamic loader's own munmap,
+// which dlclose uses) are patched
 // so that every call invalidates the registrations it touches, in the calling
 // thread, before the system call is made. The hook then makes the system call
 // itself with the raw instruction (or, where another library patched the
@@ -296,6 +297,9 @@ const function_desc libc_functions[] = {
     {"brk", SYS_brk, reinterpret_cast<void *>(hook_brk), {"__brk", nullptr, nullptr}},
     {"shmat", SYS_shmat, reinterpret_cast<void *>(hook_shmat), {nullptr, nullptr, nullptr}},
     {"shmdt", SYS_shmdt, reinterpret_cast<void *>(hook_shmdt), {nullptr, nullptr, nullptr}},
+    // Site-patched (their first instruction moves an argument register).
+    {"process_madvise", SYS_process_madvise, nullptr, {nullptr, nullptr, nullptr}},
+    {"remap_file_pages", SYS_remap_file_pages, nullptr, {"__remap_file_pages", nullptr, nullptr}},
     // syscall(SYS_munmap, ...) from programs and from allocators that
     // replace libc's mapping functions with their own (gperftools tcmalloc).
     {"syscall", patch::any_syscall, nullptr, {nullptr, nullptr, nullptr}},

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -24,6 +25,12 @@
 #endif
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
 #endif
 
 namespace umn::hook_ranges {
@@ -108,6 +115,70 @@ int shmdt_ranges(const long *a, range *out) {
     return found;
 }
 
+long raw_getpid() {
+    return sys::raw_syscall3(SYS_getpid, 0, 0, 0);
+}
+
+// Whether the pidfd `fd` refers to this process.
+bool pidfd_is_self(long fd) {
+    char path[40] = "/proc/self/fdinfo/";
+    char digits[20];
+    int n = 0;
+    for (auto v = static_cast<unsigned long>(fd); n == 0 || v; v /= 10) digits[n++] = '0' + v % 10;
+    char *p = path + std::strlen(path);
+    while (n) *p++ = digits[--n];
+    *p = 0;
+    long info = sys::raw_syscall3(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path),
+                                  O_RDONLY | O_CLOEXEC);
+    if (sys::raw_failed(info)) return fd >= 0;  // cannot tell: take it as ours
+    bool self = fdinfo_names_pid(static_cast<int>(info), raw_getpid());
+    sys::raw_syscall3(SYS_close, info, 0, 0);
+    return self;
+}
+
+// Adds `r` to out[0..*n); past max_ranges, grows the last range to cover it.
+void add_range(range r, range *out, int *n) {
+    if (r.start >= r.end) return;
+    if (*n < max_ranges) {
+        out[(*n)++] = r;
+        return;
+    }
+    range &last = out[max_ranges - 1];
+    if (r.start < last.start) last.start = r.start;
+    if (r.end > last.end) last.end = r.end;
+}
+
+// The pages of `count` iovecs at `iov` in this process. The array is copied
+// with process_vm_readv: a bad pointer fails that call (the application's
+// call then fails with EFAULT too) instead of faulting in the hook.
+int iovec_ranges(long iov, long count, range *out) {
+    int n = 0;
+    iovec chunk[16];
+    for (long done = 0; done < count;) {
+        const long k = count - done < 16 ? count - done : 16;
+        iovec local{chunk, static_cast<size_t>(k) * sizeof(iovec)};
+        iovec remote{reinterpret_cast<void *>(iov + done * static_cast<long>(sizeof(iovec))),
+                     local.iov_len};
+        long got = sys::raw_syscall6(SYS_process_vm_readv, raw_getpid(),
+                                     reinterpret_cast<long>(&local), 1,
+                                     reinterpret_cast<long>(&remote), 1, 0);
+        if (got != static_cast<long>(local.iov_len)) break;
+        for (long i = 0; i < k; ++i)
+            add_range(pages_of(reinterpret_cast<long>(chunk[i].iov_base),
+                               static_cast<long>(chunk[i].iov_len)),
+                      out, &n);
+        done += k;
+    }
+    return n;
+}
+
+// process_madvise(pidfd, iovec, count, advice, flags): only advice that
+// discards, given to this process, changes our pages.
+int process_madvise_ranges(const long *a, range *out) {
+    if (!discards_pages(a[3]) || !pidfd_is_self(a[0])) return 0;
+    return iovec_ranges(a[1], a[2], out);
+}
+
 // Follows maps lines one at a time for segment_at.
 struct segment_scan {
     uintptr_t addr;
@@ -149,6 +220,8 @@ bool discards_pages(long advice) {
         case MADV_COLLAPSE:
         case MADV_HWPOISON:
         case MADV_SOFT_OFFLINE:
+        case MADV_GUARD_INSTALL:  // zaps the pages
+        case MADV_GUARD_REMOVE:   // the next touch maps fresh pages
             return true;
         default:
             return false;
@@ -180,6 +253,30 @@ bool parse_maps_line(const char *line, const char *stop, uintptr_t *start, uintp
         v = v * 10 + static_cast<unsigned long>(*p - '0');
     *inode = v;
     return true;
+}
+
+bool fdinfo_names_pid(int fd, long pid) {
+    char buf[512];
+    size_t have = 0;
+    for (long got; have < sizeof buf - 1; have += static_cast<size_t>(got)) {
+        got = sys::raw_syscall3(SYS_read, fd, reinterpret_cast<long>(buf + have),
+                                static_cast<long>(sizeof buf - 1 - have));
+        if (sys::raw_failed(got)) return true;  // cannot tell: take it as ours
+        if (got == 0) break;
+    }
+    buf[have] = 0;
+    const char *line = buf;
+    while (line && std::strncmp(line, "Pid:", 4) != 0) {
+        line = std::strchr(line, '\n');
+        if (line) ++line;
+    }
+    if (!line) return false;
+    const char *p = line + 4;
+    while (*p == ' ' || *p == '\t') ++p;
+    if (*p < '0' || *p > '9') return false;  // "-1": the process is gone
+    long v = 0;
+    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + (*p - '0');
+    return v == pid;
 }
 
 bool segment_at(int fd, uintptr_t addr, range *out) {
@@ -227,6 +324,11 @@ int affected(long nr, const long *a, range *out) {
             return shmat_ranges(a, out);
         case SYS_shmdt:
             return shmdt_ranges(a, out);
+        case SYS_process_madvise:
+            return process_madvise_ranges(a, out);
+        case SYS_remap_file_pages:  // replaces the pages' mapping in place
+            out[0] = pages_of(a[0], a[1]);
+            return 1;
         default:
             return 0;
     }

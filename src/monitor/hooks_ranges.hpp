@@ -20,8 +20,9 @@ struct range {
     uintptr_t end = 0;
 };
 
-// The most ranges one call yields.
-constexpr int max_ranges = 2;
+// The most ranges one call yields. A process_madvise with more iovecs gets
+// the hull of the rest in the last range (more is invalidated, never less).
+constexpr int max_ranges = 8;
 
 // Not a system call number: sbrk(increment), chained where another library
 // replaced it (its replacement moves the break itself).
@@ -36,6 +37,12 @@ int affected(long nr, const long *args, range *out);
 
 // Whether madvise `advice` can replace or drop the pages it is given.
 bool discards_pages(long advice);
+
+// Whether `pid` is the pid in the "Pid:" line of the fdinfo text read from
+// `fd` (/proc/self/fdinfo/N of a pidfd). Unreadable text counts as ours (the
+// caller then invalidates: more, never less); no "Pid:" line, or -1 (the
+// process is gone), is not.
+bool fdinfo_names_pid(int fd, long pid);
 
 // One /proc/self/maps line [line, stop): its start, end and inode.
 bool parse_maps_line(const char *line, const char *stop, uintptr_t *start, uintptr_t *end,

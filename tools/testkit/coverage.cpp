@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "coverage.hpp"
 
-#include "pagemap.hpp"
+#include "case_context.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -23,134 +23,6 @@
 namespace umn::testkit {
 
 namespace {
-
-const size_t pg = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-
-// What a case body sees: watch ranges, act, then close a step.
-class case_context {
-  public:
-    explicit case_context(umn_notifier *n) : n_(n) {}
-
-    // Registers [addr, addr + len) under a fresh cookie and records its frames.
-    void watch(const void *addr, size_t len) {
-        uint64_t cookie = next_cookie_++;
-        int rc = umn_register(n_, addr, len, cookie);
-        if (rc) {
-            fail("umn_register: " + std::string(strerror(-rc)));
-            return;
-        }
-        watched_.push_back({cookie, addr, len, pagemap_.read(addr, len), umn_generation(n_)});
-    }
-
-    // Closes a step: `expected` says whether the contract requires every
-    // watched registration to fire.
-    void step(const std::string &label, bool expected);
-    void fail(const std::string &why) { problem_ += (problem_.empty() ? "" : "; ") + why; }
-
-    std::vector<step_result> steps;
-
-  private:
-    struct watched {
-        uint64_t cookie;
-        const void *addr;
-        size_t len;
-        frames before;
-        uint64_t generation;
-    };
-
-    std::set<uint64_t> drain_all();
-    truth frames_truth() const;
-
-    umn_notifier *n_;
-    pagemap pagemap_;
-    std::vector<watched> watched_;
-    uint64_t next_cookie_ = 1;
-    std::string problem_;
-};
-
-std::set<uint64_t> case_context::drain_all() {
-    std::set<uint64_t> seen;
-    uint64_t buf[64];
-    long got;
-    while ((got = umn_get_invalid(n_, buf, 64)) > 0) seen.insert(buf, buf + got);
-    if (got < 0) fail("umn_get_invalid: " + std::string(strerror(static_cast<int>(-got))));
-    return seen;
-}
-
-truth case_context::frames_truth() const {
-    if (!pagemap_.available()) return truth::unavailable;
-    for (const watched &w : watched_)
-        if (frames_changed(w.before, pagemap_.read(w.addr, w.len))) return truth::changed;
-    return truth::unchanged;
-}
-
-void case_context::step(const std::string &label, bool expected) {
-    step_result s;
-    s.label = label;
-    s.expected = expected;
-    s.frames = frames_truth();
-    uint64_t generation = umn_generation(n_);  // before draining: it must already have moved
-    std::set<uint64_t> seen = drain_all();
-    s.seen = !seen.empty();
-    std::set<uint64_t> all;
-    for (const watched &w : watched_) all.insert(w.cookie);
-    for (const watched &w : watched_) {
-        if (seen.count(w.cookie) && generation == w.generation)
-            fail("cookie drained but the generation had not moved");
-    }
-    if (s.seen && seen != all)
-        fail("reported " + std::to_string(seen.size()) + " of " + std::to_string(all.size()) +
-             " registrations");
-    for (const watched &w : watched_) {
-        int rc = umn_unregister(n_, w.cookie);
-        if (seen.count(w.cookie) ? rc != -ENOENT : rc != 0)
-            fail("umn_unregister after the step: " + std::to_string(rc));
-    }
-    watched_.clear();
-    s.problem = std::move(problem_);
-    problem_.clear();
-    steps.push_back(std::move(s));
-}
-
-char *map_pages(size_t pages, int flags = MAP_PRIVATE | MAP_ANONYMOUS) {
-    void *p = mmap(nullptr, pages * pg, PROT_READ | PROT_WRITE, flags | MAP_POPULATE, -1, 0);
-    return p == MAP_FAILED ? nullptr : static_cast<char *>(p);
-}
-
-// Whether any page of [p, p+len) is still mapped: allocators differ (glibc
-// unmaps large blocks on free, ASan's allocator quarantines them), so the
-// allocator cases expect an event exactly when the pages went away.
-bool still_mapped(uintptr_t addr, size_t len) {
-    uintptr_t start = addr & ~(pg - 1), end = addr + len;
-    unsigned char v;
-    for (uintptr_t a = start; a < end; a += pg)
-        if (mincore(reinterpret_cast<void *>(a), pg, &v) == 0) return true;
-    return false;
-}
-
-void touch(char *p, size_t len) {
-    for (size_t i = 0; i < len; i += pg) p[i] = 1;
-}
-
-// A shared memfd mapping of `pages`, touched; returns the mapping, fd in *fd.
-char *map_memfd(size_t pages, int *fd) {
-    *fd = memfd_create("umn-check", MFD_CLOEXEC);
-    if (*fd < 0 || ftruncate(*fd, static_cast<off_t>(pages * pg))) return nullptr;
-    void *p = mmap(nullptr, pages * pg, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-    if (p == MAP_FAILED) return nullptr;
-    touch(static_cast<char *>(p), pages * pg);
-    return static_cast<char *>(p);
-}
-
-char *shm_attach(const void *at, int flags) {
-    int id = shmget(IPC_PRIVATE, 3 * pg, IPC_CREAT | 0600);
-    if (id < 0) return nullptr;
-    void *p = shmat(id, at, flags);
-    shmctl(id, IPC_RMID, nullptr);  // freed at the last detach
-    if (p == reinterpret_cast<void *>(-1)) return nullptr;
-    touch(static_cast<char *>(p), 3 * pg);
-    return static_cast<char *>(p);
-}
 
 void case_seed_sequence(case_context &ctx) {
     char *t = map_pages(3);
@@ -410,10 +282,6 @@ void case_move_pages(case_context &ctx) {
     munmap(p, 2 * pg);
 }
 
-constexpr unsigned bit(umn_monitor m) {
-    return 1u << m;
-}
-constexpr unsigned user_space = bit(UMN_MONITOR_UFFD) | bit(UMN_MONITOR_HOOKS);
 // Sanitizer runtimes bring their own allocator, which maps and unmaps with raw
 // system calls (libc is never entered): the hooks monitor cannot see it. ASan
 // keeps freed blocks mapped (quarantine); ThreadSanitizer unmaps them.
@@ -427,12 +295,7 @@ const char *const raw_allocator_why =
 const char *const sysv_uffd =
     "userfaultfd cannot register SysV shm mappings: umn_register returns -ENOTSUP";
 
-struct case_entry {
-    coverage_case info;
-    void (*body)(case_context &);
-};
-
-const std::vector<case_entry> &entries() {
+const std::vector<case_entry> &libc_cases() {
     static const std::vector<case_entry> all = {
         {{"seed_sequence", "the 2009 seed: MAP_FIXED over, munmap, MAP_FIXED into the hole", 0, ""},
          case_seed_sequence},
@@ -455,8 +318,7 @@ const std::vector<case_entry> &entries() {
         {{"free_large_malloc", "free() of an mmap-backed malloc block", raw_allocator,
           raw_allocator_why},
          case_free_large_malloc},
-        {{"raw_syscall_munmap", "syscall(SYS_munmap), bypassing libc", bit(UMN_MONITOR_HOOKS),
-          "hooks patch libc; a raw system call never enters it"},
+        {{"raw_syscall_munmap", "syscall(SYS_munmap) through libc's syscall()", 0, ""},
          case_raw_syscall_munmap},
         {{"mprotect", "mprotect keeping the pages (no event)", 0, ""}, case_mprotect},
         {{"fork_cow_write", "fork, then a write in the parent (copy-on-write)", user_space,
@@ -483,6 +345,15 @@ const std::vector<case_entry> &entries() {
     return all;
 }
 
+const std::vector<case_entry> &entries() {
+    static const std::vector<case_entry> all = [] {
+        std::vector<case_entry> v = libc_cases();
+        v.insert(v.end(), kernel_path_cases().begin(), kernel_path_cases().end());
+        return v;
+    }();
+    return all;
+}
+
 std::string clean(std::string s) {
     std::replace(s.begin(), s.end(), '\t', ' ');
     std::replace(s.begin(), s.end(), '\n', ' ');
@@ -502,14 +373,15 @@ void write_all(int fd, const std::string &s) {
     std::string text;
     int rc = umn_notifier_open(&n, monitor);
     if (rc) {
-        text = "open\t0\t0\t0\tumn_notifier_open: " + std::string(strerror(-rc)) + "\n";
+        text = "open\t0\t0\t0\t0\tumn_notifier_open: " + std::string(strerror(-rc)) + "\n";
     } else {
         case_context ctx(n);
         e.body(ctx);
         for (const step_result &s : ctx.steps)
             text += clean(s.label) + "\t" + std::to_string(static_cast<int>(s.frames)) + "\t" +
                     std::to_string(s.expected) + "\t" + std::to_string(s.seen) + "\t" +
-                    clean(s.problem) + "\n";
+                    std::to_string(s.may_change) + "\t" + clean(s.problem) + "\t" +
+                    clean(s.skipped) + "\n";
     }
     write_all(out, text);
     _exit(0);
@@ -523,13 +395,15 @@ std::vector<step_result> parse(const std::string &text) {
         std::vector<std::string> f;
         std::istringstream fields(line);
         for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
-        f.resize(5);
+        f.resize(7);
         step_result s;
         s.label = f[0];
         s.frames = static_cast<truth>(std::atoi(f[1].c_str()));
         s.expected = f[2] == "1";
         s.seen = f[3] == "1";
-        s.problem = f[4];
+        s.may_change = f[4] == "1";
+        s.problem = f[5];
+        s.skipped = f[6];
         out.push_back(s);
     }
     return out;
@@ -606,12 +480,24 @@ std::vector<step_result> run_case(const coverage_case &c, umn_monitor monitor, i
 }
 
 verdict judge(const coverage_case &c, umn_monitor monitor, const step_result &s) {
+    if (!s.skipped.empty() && s.problem.empty()) return verdict::skipped;
     bool expected = s.expected || s.frames == truth::changed;
     if (expected && !s.seen && (c.invisible_to & bit(monitor))) return verdict::invisible;
     if (!s.problem.empty()) return verdict::error;
     if (expected && !s.seen) return verdict::missed;
-    if (!expected && s.seen) return verdict::false_event;
+    if (!expected && s.seen && !s.may_change) return verdict::false_event;
     return verdict::ok;
+}
+
+std::string verdict_detail(const coverage_case &c, verdict v, const step_result &s) {
+    switch (v) {
+        case verdict::invisible:
+            return c.why_invisible;
+        case verdict::skipped:
+            return s.skipped;
+        default:
+            return s.problem;
+    }
 }
 
 const char *verdict_text(verdict v) {
@@ -624,6 +510,8 @@ const char *verdict_text(verdict v) {
             return "FALSE";
         case verdict::invisible:
             return "not visible to this monitor (documented)";
+        case verdict::skipped:
+            return "skipped";
         default:
             return "ERROR";
     }
@@ -641,7 +529,7 @@ const char *truth_text(truth t) {
 }
 
 bool acceptable(verdict v) {
-    return v == verdict::ok || v == verdict::invisible;
+    return v == verdict::ok || v == verdict::invisible || v == verdict::skipped;
 }
 
 }  // namespace umn::testkit

@@ -27,10 +27,12 @@ struct step_result {
     truth frames = truth::unavailable;
     bool expected = false;
     bool seen = false;
-    std::string problem;  // non-empty: setup failed, or cookies/generation disagree
+    bool may_change = false;  // the call may or may not change pages: an event is allowed
+    std::string problem;      // non-empty: setup failed, or cookies/generation disagree
+    std::string skipped;      // non-empty: the step could not run here, and why
 };
 
-enum class verdict { ok, missed, false_event, invisible, error };
+enum class verdict { ok, missed, false_event, invisible, skipped, error };
 
 struct coverage_case {
     const char *name;
@@ -51,7 +53,12 @@ std::vector<step_result> run_case(const coverage_case &c, umn_monitor monitor,
 verdict judge(const coverage_case &c, umn_monitor monitor, const step_result &s);
 const char *verdict_text(verdict v);
 const char *truth_text(truth t);
-// True when the verdict is acceptable: ok, or documented as invisible.
+// The reason to print after the verdict: why invisible, why skipped, or the
+// problem; "" when there is none.
+std::string verdict_detail(const coverage_case &c, verdict v, const step_result &s);
+// True when the verdict is acceptable: ok, documented as invisible, or
+// skipped with its reason (a kernel without the call, a machine without the
+// resource).
 bool acceptable(verdict v);
 
 }  // namespace umn::testkit

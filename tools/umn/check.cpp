@@ -88,10 +88,8 @@ void print_table(const std::vector<row> &rows) {
         fmt::print("{:<7} {:<33} {:<56} {:<11} {:<8} {:<5} {}", monitor_name(r.monitor), r.c->name,
                    s.label, testkit::truth_text(s.frames), yes_no(expected), yes_no(s.seen),
                    testkit::verdict_text(r.verdict));
-        if (r.verdict == testkit::verdict::invisible)
-            fmt::print(": {}", r.c->why_invisible);
-        else if (!s.problem.empty())
-            fmt::print(" ({})", s.problem);
+        std::string detail = testkit::verdict_detail(*r.c, r.verdict, s);
+        if (!detail.empty()) fmt::print(": {}", detail);
         fmt::print("\n");
     }
 }
@@ -110,6 +108,7 @@ void print_json(const std::vector<row> &rows, const std::vector<std::string> &sk
                                   {"seen", s.seen},
                                   {"verdict", testkit::verdict_text(r.verdict)},
                                   {"problem", s.problem},
+                                  {"detail", testkit::verdict_detail(*r.c, r.verdict, s)},
                                   {"acceptable", testkit::acceptable(r.verdict)}});
     }
     fmt::print("{}\n", out.dump(2));
