@@ -110,12 +110,14 @@ TEST_F(RegistrarIoUring, UmnCacheWritesTheNewPagesAfterMunmapAndMapFixed) {
     umn_cache_put(cache, r);
 }
 
-TEST_F(RegistrarIoUring, FullTableGivesEnospcOnlyWhenNothingCanBeEvicted) {
+TEST_F(RegistrarIoUring, FullTableGivesEnobufsOnlyWhenNothingCanBeEvicted) {
     open_cache(2);
     umn_region *a, *b, *d;
     ASSERT_EQ(umn_cache_get(cache, buf, 4096, &a), 0);
     ASSERT_EQ(umn_cache_get(cache, buf + 2 * 4096, 4096, &b), 0);
-    EXPECT_EQ(umn_cache_get(cache, buf + 4 * 4096, 4096, &d), -ENOSPC);
+    // Not -ENOSPC, which is the notifier's registration limit.
+    EXPECT_EQ(umn_cache_get(cache, buf + 4 * 4096, 4096, &d), -ENOBUFS);
+    EXPECT_STREQ(umn_last_error(), "io_uring fixed-buffer table full: all 2 slots in use");
     umn_cache_put(cache, a);
     ASSERT_EQ(umn_cache_get(cache, buf + 4 * 4096, 4096, &d), 0) << "a was not evicted";
     EXPECT_NE(umn_region_handle(d), umn_region_handle(b));

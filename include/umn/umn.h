@@ -106,7 +106,7 @@ typedef struct umn_region umn_region;
 /*
  * How the cache registers memory with a device. `reg` registers the page
  * aligned [addr, addr + len) and stores a handle (an MR pointer, a buffer
- * index); it returns 0 or a negative errno (-ENOMEM, -EAGAIN and -ENOSPC make
+ * index); it returns 0 or a negative errno (-ENOMEM, -EAGAIN, -ENOSPC and -ENOBUFS make
  * the cache evict unused regions and retry once). `dereg` undoes one `reg`.
  * reg runs in a thread that missed, under the cache's miss lock (hits never
  * take it); dereg runs there too or in the thread dropping a retired region's
@@ -130,9 +130,12 @@ struct umn_cache_params {
 /*
  * Opens a cache with its own notifier. The registrar is copied. Defaults:
  * max_regions 131072 (UMN_CACHE_MAX_REGIONS), max_bytes half of physical
- * memory (UMN_CACHE_MAX_BYTES), alignment the page size. -EINVAL: NULL
+ * memory and, for umn's registrars that pin pages (mlock, io_uring,
+ * ibverbs without on-demand paging), at most 3/4 of RLIMIT_MEMLOCK
+ * (UMN_CACHE_MAX_BYTES overrides), alignment the page size. -EINVAL: NULL
  * arguments, a registrar without reg/dereg, an alignment that is not a power
- * of two, or a struct_size this library cannot read.
+ * of two, a struct_size this library cannot read, or a UMN_CACHE_* variable
+ * that does not parse (when the params leave that limit at 0).
  */
 int umn_cache_create(umn_cache **out, const struct umn_registrar *r,
                      const struct umn_cache_params *p /* NULL = defaults */);
@@ -181,7 +184,7 @@ int umn_registrar_mlock(struct umn_registrar *out);
  * io_uring fixed buffers. Installs a sparse buffer table of `slots` entries
  * (1..16384) in the ring and fills one slot per registration (handle = the
  * buffer index for IORING_OP_READ_FIXED / WRITE_FIXED). A full table gives
- * -ENOSPC after the cache's eviction; a ring that already has a buffer table
+ * -ENOBUFS after the cache's eviction (-ENOSPC is the notifier's limit); a ring that already has a buffer table
  * gives -EBUSY. `ring` is liburing's struct io_uring, declared here only as an
  * incomplete type so that umn.h needs no liburing header and libumn no
  * liburing library (the registrar talks to the kernel directly). Release it

@@ -71,6 +71,8 @@
 
 #include "core/notifier.hpp"
 #include "config/options.hpp"
+#include "diagnostics/reason.hpp"
+#include "registrar/registrar.hpp"
 #include "os/sys.hpp"
 
 #include <algorithm>
@@ -276,7 +278,28 @@ umn_region *take_node(umn_cache *c) {
 }
 
 bool evictable_error(int rc) {
-    return rc == -ENOMEM || rc == -EAGAIN || rc == -ENOSPC;
+    return rc == -ENOMEM || rc == -EAGAIN || rc == -ENOSPC || rc == -ENOBUFS;
+}
+
+// Records why reg failed unless the registrar did (since `mark`); for a
+// registrar that pins pages and ran out of locked memory, adds the limit and
+// what this cache holds. Lock held.
+int registrar_failure(umn_cache *c, int rc, uintptr_t s, uintptr_t e, unsigned mark) {
+    if (reason_mark() == mark)
+        fail(rc, "the registrar failed to register [%p, +%zu): %s", reinterpret_cast<void *>(s),
+             e - s, umn_strerror(rc));
+    if (!c->pins || (rc != -ENOMEM && rc != -EAGAIN)) return rc;
+    char prior[256], limit[32], held[32], max[32];
+    snprintf(prior, sizeof prior, "%s", last_reason());
+    size_t memlock = sys::memlock_limit();
+    return fail(rc,
+                "%s; RLIMIT_MEMLOCK is %s (ulimit -l) and this cache holds %s in %zu regions "
+                "(max_bytes %s): raise the limit, put regions sooner, or lower max_bytes "
+                "(UMN_CACHE_MAX_BYTES)",
+                prior,
+                memlock == SIZE_MAX ? "unlimited" : format_bytes(memlock, limit, sizeof limit),
+                format_bytes(c->live_bytes, held, sizeof held), c->live_regions,
+                format_bytes(c->max_bytes, max, sizeof max));
 }
 
 // Watches, then registers [s, e) into node n. Watching first: an
@@ -288,17 +311,18 @@ int register_range(umn_cache *c, umn_region *n, uintptr_t s, uintptr_t e) {
     int rc = umn_register(c->notifier, reinterpret_cast<void *>(s), e - s, cookie_of(n));
     if (rc) return rc;
     uint64_t handle = 0;
+    unsigned mark = reason_mark();
     rc = c->registrar.reg(c->registrar.ctx, reinterpret_cast<void *>(s), e - s, &handle);
     if (rc) {
         umn_unregister(c->notifier, cookie_of(n));
-        return rc < 0 ? rc : -EIO;
+        return registrar_failure(c, rc < 0 ? rc : -EIO, s, e, mark);
     }
     n->handle = handle;
     n->watched = true;
     return 0;
 }
 
-// Registers [s, e); on -ENOMEM/-EAGAIN/-ENOSPC evicts every unreferenced
+// Registers [s, e); on -ENOMEM/-EAGAIN/-ENOSPC/-ENOBUFS evicts every unreferenced
 // region and tries once more when `retry`.
 int try_register(umn_cache *c, umn_region *n, uintptr_t s, uintptr_t e, bool retry) {
     int rc = register_range(c, n, s, e);
@@ -396,7 +420,7 @@ umn_region *walk(umn_cache *c, uintptr_t a0, uintptr_t a1) {
 // The lock-free hit: the memo, else a walk. False means "take the slow path".
 bool fast_get(umn_cache *c, const request &q, umn_region **out) {
     uint64_t g = umn_generation(c->notifier);
-    if (g != c->seen_generation.load(acquire)) return false;  // C1
+    if (g != c->seen_generation.load(acquire)) return false;      // C1
     umn_region *r = memo_slot(c, q.aligned_start).load(acquire);  // any old value: C4 checks it
     if (r && take_if_covers(c, r, q.start, q.end)) {
         *out = r;
@@ -418,8 +442,18 @@ int register_clamped(umn_cache *c, const request &q, umn_region **out, region_li
     return register_new(c, p0, p1, out, freed);
 }
 
+int bad_get(const umn_cache *c, const void *addr, size_t len) {
+    if (!c) return fail(-EINVAL, "umn_cache_get: the cache is NULL");
+    return fail(-EINVAL, "umn_cache_get: [%p, +%zu) is not a range (NULL, empty or wrapping)", addr,
+                len);
+}
+
 int slow_get(umn_cache *c, const request &q, umn_region **out) {
-    if (in_child(c)) return -ECHILD;  // before the lock: a parent thread may have held it
+    unsigned mark = reason_mark();
+    if (in_child(c))  // before the lock: a parent thread may have held it
+        return fail(-ECHILD,
+                    "umn_cache_get: cache created by the parent process; create a new "
+                    "one in the child");
     region_list freed;
     int rc;
     {
@@ -438,7 +472,7 @@ int slow_get(umn_cache *c, const request &q, umn_region **out) {
     }
     release_freed(c, freed, false);
     if (rc == 0) remember(c, q.aligned_start, *out);
-    return rc;
+    return static_cast<int>(finish(rc, mark, "umn_cache_get"));
 }
 
 // --------------------------------------------------------------- creation
@@ -446,18 +480,27 @@ int slow_get(umn_cache *c, const request &q, umn_region **out) {
 int read_params(const umn_cache_params *p, umn_cache_params *out) {
     *out = umn_cache_params{};
     if (!p) return 0;
-    if (p->struct_size < sizeof(size_t)) return -EINVAL;
+    if (p->struct_size < sizeof(size_t))
+        return fail(-EINVAL,
+                    "umn_cache_create: params.struct_size %zu is too small (set it to "
+                    "sizeof(struct umn_cache_params))",
+                    p->struct_size);
     size_t known = std::min(p->struct_size, sizeof *out);
     const auto *bytes = reinterpret_cast<const unsigned char *>(p);
     // A newer caller's extra fields are accepted only if unused (zero).
     for (size_t i = known; i < p->struct_size; ++i)
-        if (bytes[i]) return -EINVAL;
+        if (bytes[i])
+            return fail(-EINVAL,
+                        "umn_cache_create: params has fields this library (%zu bytes) "
+                        "does not know, and they are set",
+                        sizeof *out);
     std::memcpy(out, p, known);
     // Checked as an int: loading an out-of-range enum value is undefined.
     static_assert(sizeof(umn_monitor) == sizeof(int));
     int monitor;
     std::memcpy(&monitor, &out->monitor, sizeof monitor);
-    if (monitor < UMN_MONITOR_AUTO || monitor > UMN_MONITOR_HOOKS) return -EINVAL;
+    if (monitor < UMN_MONITOR_AUTO || monitor > UMN_MONITOR_HOOKS)
+        return fail(-EINVAL, "umn_cache_create: params.monitor %d is not a umn_monitor", monitor);
     return 0;
 }
 
@@ -472,7 +515,8 @@ int make_memo(umn_cache *c) {
 
 int configure(umn_cache *c, const umn_cache_params &p) {
     size_t align = p.alignment ? p.alignment : sys::page_size();
-    if (align & (align - 1)) return -EINVAL;
+    if (align & (align - 1))
+        return fail(-EINVAL, "umn_cache_create: params.alignment %zu is not a power of two", align);
     align = std::max(align, sys::page_size());
     c->align_mask = align - 1;
     if (!p.max_regions)
@@ -483,7 +527,7 @@ int configure(umn_cache *c, const umn_cache_params &p) {
     c->max_regions = p.max_regions ? p.max_regions : o.cache_max_regions;
     c->max_bytes = p.max_bytes         ? p.max_bytes
                    : o.cache_max_bytes ? o.cache_max_bytes
-                                       : default_cache_max_bytes(false);
+                                       : default_cache_max_bytes(c->pins);
     return make_memo(c);
 }
 
@@ -493,6 +537,38 @@ void delete_list(umn_region *r, umn_region *umn_region::*next) {
         delete r;
         r = n;
     }
+}
+
+int create(umn_cache **out, const umn_registrar *r, const umn_cache_params *p) {
+    if (!out) return fail(-EINVAL, "umn_cache_create: out is NULL");
+    *out = nullptr;
+    if (!r || !r->reg || !r->dereg)
+        return fail(-EINVAL, "umn_cache_create: the registrar is NULL or lacks reg or dereg");
+    umn_cache_params params;
+    if (int rc = read_params(p, &params)) return rc;
+    auto *c = new (std::nothrow) umn_cache;
+    if (!c) return -ENOMEM;
+    c->pins = registrar_pins(*r);
+    int rc;
+    try {  // the first options() call builds strings
+        rc = configure(c, params);
+    } catch (const std::bad_alloc &) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0) rc = umn_notifier_open(&c->notifier, params.monitor);
+    if (rc == 0 && c->max_regions >= options().max_registrations)
+        rc = umn_notifier_set_limit(c->notifier, c->max_regions + 1);
+    if (rc) {
+        umn_notifier_close(c->notifier);
+        delete[] c->memo;
+        delete c;
+        return rc;
+    }
+    c->registrar = *r;
+    c->fork_epoch = fork_epoch();
+    c->seen_generation.store(umn_generation(c->notifier), relaxed);
+    *out = c;
+    return 0;
 }
 
 }  // namespace
@@ -522,33 +598,8 @@ extern "C" {
 
 int umn_cache_create(umn_cache **out, const struct umn_registrar *r,
                      const struct umn_cache_params *p) {
-    if (!out) return -EINVAL;
-    *out = nullptr;
-    if (!r || !r->reg || !r->dereg) return -EINVAL;
-    umn_cache_params params;
-    if (int rc = umn::read_params(p, &params)) return rc;
-    auto *c = new (std::nothrow) umn_cache;
-    if (!c) return -ENOMEM;
-    int rc;
-    try {  // the first options() call builds strings
-        rc = umn::configure(c, params);
-    } catch (const std::bad_alloc &) {
-        rc = -ENOMEM;
-    }
-    if (rc == 0) rc = umn_notifier_open(&c->notifier, params.monitor);
-    if (rc == 0 && c->max_regions >= umn::options().max_registrations)
-        rc = umn_notifier_set_limit(c->notifier, c->max_regions + 1);
-    if (rc) {
-        umn_notifier_close(c->notifier);
-        delete[] c->memo;
-        delete c;
-        return rc;
-    }
-    c->registrar = *r;
-    c->fork_epoch = umn::fork_epoch();
-    c->seen_generation.store(umn_generation(c->notifier), umn::relaxed);
-    *out = c;
-    return 0;
+    unsigned mark = umn::reason_mark();
+    return static_cast<int>(umn::finish(umn::create(out, r, p), mark, "umn_cache_create"));
 }
 
 void umn_cache_destroy(umn_cache *c) {
@@ -566,12 +617,12 @@ void umn_cache_destroy(umn_cache *c) {
 }
 
 int umn_cache_get(umn_cache *c, const void *addr, size_t len, umn_region **out) {
-    if (!out) return -EINVAL;
+    if (!out) return umn::fail(-EINVAL, "umn_cache_get: out is NULL");
     *out = nullptr;
     uintptr_t a = reinterpret_cast<uintptr_t>(addr);
-    if (!c || !addr || len == 0 || a + len - 1 < a) return -EINVAL;
+    if (!c || !addr || len == 0 || a + len - 1 < a) return umn::bad_get(c, addr, len);
     uintptr_t last = (a + len - 1) | c->align_mask;
-    if (last + 1 == 0) return -EINVAL;  // the aligned end would wrap
+    if (last + 1 == 0) return umn::bad_get(c, addr, len);  // the aligned end would wrap
     const umn::request q{a, a + len, a & ~c->align_mask, last + 1};
     if (umn::fast_get(c, q, out)) return 0;
     return umn::slow_get(c, q, out);

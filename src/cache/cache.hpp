@@ -73,6 +73,7 @@ struct umn_cache {
     umn_registrar registrar{};
     size_t max_regions = 0;
     size_t max_bytes = 0;
+    bool pins = false;  // the registrar pins pages (RLIMIT_MEMLOCK applies)
     size_t live_regions = 0;  // in the index
     size_t live_bytes = 0;
     umn_region *lru_head = nullptr;

@@ -5,12 +5,12 @@
 #include "config/options.hpp"
 
 #include "diagnostics/reason.hpp"
+#include "os/sys.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <sys/resource.h>
 #include <unistd.h>
 
 namespace umn {
@@ -154,13 +154,11 @@ int require(option id) {
 }
 
 size_t default_cache_max_bytes(bool pins) {
-    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t page = sys::page_size();
     long pages = sysconf(_SC_PHYS_PAGES);
     size_t bytes = pages > 0 ? static_cast<size_t>(pages) / 2 * page : SIZE_MAX;
-    rlimit limit{};
-    if (!pins || getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
-        return bytes;
-    size_t memlock = static_cast<size_t>(limit.rlim_cur);
+    size_t memlock = sys::memlock_limit();
+    if (!pins || memlock == SIZE_MAX) return bytes;
     return std::max(std::min(bytes, memlock - memlock / 4), page);
 }
 

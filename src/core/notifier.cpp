@@ -5,6 +5,7 @@
 
 #include "core/core.hpp"
 #include "config/options.hpp"
+#include "diagnostics/reason.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>
@@ -80,8 +81,8 @@ umn_monitor choose_monitor(umn_monitor requested, std::string *why) {
     }
     probe_result u = probe_uffd();
     if (u.error == 0) {
-        *why = "no kernel module (" + k.detail + "), no hooks (" + h.detail +
-               "); userfaultfd usable";
+        *why =
+            "no kernel module (" + k.detail + "), no hooks (" + h.detail + "); userfaultfd usable";
         return UMN_MONITOR_UFFD;
     }
     *why = "no kernel module (" + k.detail + "), no hooks (" + h.detail + "), no userfaultfd (" +
@@ -91,25 +92,48 @@ umn_monitor choose_monitor(umn_monitor requested, std::string *why) {
 
 }  // namespace umn
 
+using umn::fail;
+using umn::finish;
 using umn::fork_epoch;
+using umn::reason_mark;
 
 namespace {
 
 // 0 when n may be used by this process, else the error to return.
-int check(const umn_notifier *n) {
-    if (!n) return -EINVAL;
-    if (n->fork_epoch != fork_epoch()) return -ECHILD;
+int check(const umn_notifier *n, const char *call) {
+    if (!n) return fail(-EINVAL, "%s: the notifier is NULL", call);
+    if (n->fork_epoch != fork_epoch())
+        return fail(-ECHILD,
+                    "%s: notifier opened by the parent process; open a new one in the child", call);
     return 0;
 }
 
-}  // namespace
+// Why the backend of `monitor` did not open: what its probe sees.
+int open_failure(int rc, umn_monitor monitor) {
+    umn::probe_result p;
+    try {
+        p = monitor == UMN_MONITOR_KERNEL ? umn::probe_kernel()
+            : monitor == UMN_MONITOR_UFFD ? umn::probe_uffd()
+                                          : umn::probe_hooks();
+    } catch (const std::bad_alloc &) {
+        return rc;
+    }
+    if (p.error == 0 || p.detail.empty()) return rc;  // finish() says what rc means
+    if (monitor == UMN_MONITOR_UFFD && rc == -EPERM)
+        return fail(rc,
+                    "userfaultfd not permitted: vm.unprivileged_userfaultfd=%c and no "
+                    "CAP_SYS_PTRACE (%s)",
+                    umn::sys::read_sysctl_char("vm/unprivileged_userfaultfd"), p.detail.c_str());
+    return fail(rc, "%s monitor unavailable: %s", umn::monitor_name(monitor), p.detail.c_str());
+}
 
-extern "C" {
-
-int umn_notifier_open(umn_notifier **out, enum umn_monitor monitor) {
-    if (!out) return -EINVAL;
+int open_notifier(umn_notifier **out, enum umn_monitor monitor) {
+    if (!out) return fail(-EINVAL, "umn_notifier_open: out is NULL");
     *out = nullptr;
-    if (monitor < UMN_MONITOR_AUTO || monitor > UMN_MONITOR_HOOKS) return -EINVAL;
+    if (monitor < UMN_MONITOR_AUTO || monitor > UMN_MONITOR_HOOKS)
+        return fail(-EINVAL,
+                    "umn_notifier_open: monitor %d is not one of AUTO, KERNEL, UFFD, HOOKS",
+                    static_cast<int>(monitor));
     umn_monitor chosen;
     try {  // options and the probes build strings
         if (monitor == UMN_MONITOR_AUTO)
@@ -121,16 +145,50 @@ int umn_notifier_open(umn_notifier **out, enum umn_monitor monitor) {
         return -ENOMEM;
     }
     std::unique_ptr<umn::backend> backend;
-    if (int rc = umn::open_backend(chosen, &backend)) return rc;
+    if (int rc = umn::open_backend(chosen, &backend)) return open_failure(rc, chosen);
     auto *n = new (std::nothrow) umn_notifier{};
     if (!n) return -ENOMEM;
     n->head.generation = backend->generation();
     n->monitor = chosen;
     n->fork_epoch = fork_epoch();
+    n->limit.store(umn::options().max_registrations, std::memory_order_relaxed);
     n->backend = backend.release();
     umn::registry_add(n);
     *out = n;
     return 0;
+}
+
+// The reason for a failed add, in the caller's terms.
+int add_failure(const umn_notifier *n, int rc, const void *addr, size_t len, uint64_t cookie) {
+    auto cookie_value = static_cast<unsigned long long>(cookie);
+    switch (rc) {
+        case -EEXIST:
+            return fail(rc,
+                        "umn_register: cookie %#llx is in use (live, or invalidated and not "
+                        "yet drained)",
+                        cookie_value);
+        case -ENOSPC:
+            return fail(rc,
+                        "umn_register: the notifier's limit of %zu registrations is reached "
+                        "(live plus undrained; umn_notifier_set_limit, UMN_MAX_REGISTRATIONS)",
+                        n->limit.load(std::memory_order_relaxed));
+        case -EBUSY:
+            return fail(rc,
+                        "umn_register: [%p, +%zu) is watched by another userfaultfd (the "
+                        "application's own, or another library's)",
+                        addr, len);
+        default:
+            return rc;
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+int umn_notifier_open(umn_notifier **out, enum umn_monitor monitor) {
+    unsigned mark = reason_mark();
+    return static_cast<int>(finish(open_notifier(out, monitor), mark, "umn_notifier_open"));
 }
 
 void umn_notifier_close(umn_notifier *n) {
@@ -149,35 +207,57 @@ enum umn_monitor umn_notifier_monitor(const umn_notifier *n) {
 }
 
 int umn_register(umn_notifier *n, const void *addr, size_t len, uint64_t cookie) {
-    if (int rc = check(n)) return rc;
+    unsigned mark = reason_mark();
+    if (int rc = check(n, "umn_register")) return rc;
     uintptr_t start = reinterpret_cast<uintptr_t>(addr);
-    if (!addr || len == 0 || start + len < start) return -EINVAL;
+    if (!addr || len == 0 || start + len < start)
+        return fail(-EINVAL, "umn_register: [%p, +%zu) is not a range (NULL, empty or wrapping)",
+                    addr, len);
     uintptr_t page = umn::sys::page_size();
     uintptr_t last = start + len - 1;
-    if (last + page < last) return -EINVAL;  // the page rounding would wrap
-    return n->backend->add(umn::sys::page_floor(start), umn::sys::page_floor(last) + page, cookie);
+    if (last + page < last)
+        return fail(-EINVAL, "umn_register: [%p, +%zu) wraps when rounded to pages", addr, len);
+    int rc =
+        n->backend->add(umn::sys::page_floor(start), umn::sys::page_floor(last) + page, cookie);
+    if (rc == 0) return 0;
+    return static_cast<int>(finish(add_failure(n, rc, addr, len, cookie), mark, "umn_register"));
 }
 
 int umn_unregister(umn_notifier *n, uint64_t cookie) {
-    if (int rc = check(n)) return rc;
-    return n->backend->remove(cookie);
+    unsigned mark = reason_mark();
+    if (int rc = check(n, "umn_unregister")) return rc;
+    int rc = n->backend->remove(cookie);
+    if (rc == -ENOENT)
+        return fail(rc, "umn_unregister: cookie %#llx is not registered (unknown, or drained)",
+                    static_cast<unsigned long long>(cookie));
+    return static_cast<int>(finish(rc, mark, "umn_unregister"));
 }
 
 long umn_get_invalid(umn_notifier *n, uint64_t *cookies, size_t max) {
-    if (int rc = check(n)) return rc;
-    if (!cookies && max) return -EINVAL;
+    unsigned mark = reason_mark();
+    if (int rc = check(n, "umn_get_invalid")) return rc;
+    if (!cookies && max)
+        return fail(-EINVAL, "umn_get_invalid: cookies is NULL and max is %zu", max);
     if (max == 0) return 0;
-    return n->backend->drain(cookies, max);
+    long got = n->backend->drain(cookies, max);
+    return finish(got, mark, "umn_get_invalid");
 }
 
 int umn_notifier_fd(const umn_notifier *n) {
-    if (int rc = check(n)) return rc;
-    return n->backend->poll_fd();
+    unsigned mark = reason_mark();
+    if (int rc = check(n, "umn_notifier_fd")) return rc;
+    int fd = n->backend->poll_fd();
+    return static_cast<int>(finish(fd, mark, "umn_notifier_fd"));
 }
 
 int umn_notifier_set_limit(umn_notifier *n, size_t max_registrations) {
-    if (int rc = check(n)) return rc;
-    return n->backend->set_limit(max_registrations);
+    unsigned mark = reason_mark();
+    if (int rc = check(n, "umn_notifier_set_limit")) return rc;
+    if (max_registrations == 0)
+        return fail(-EINVAL, "umn_notifier_set_limit: the limit must be at least 1");
+    int rc = n->backend->set_limit(max_registrations);
+    if (rc == 0) n->limit.store(max_registrations, std::memory_order_relaxed);
+    return static_cast<int>(finish(rc, mark, "umn_notifier_set_limit"));
 }
 
 }  // extern "C"

@@ -102,7 +102,9 @@ std::string module_version() {
 probe_result probe_kernel() {
     kernel_backend b;
     if (int rc = b.open()) {
-        if (rc == -ENOENT) return {rc, UMN_DEV_PATH " absent: module umn not loaded"};
+        if (rc == -ENOENT)
+            return {rc,
+                    "module umn not loaded (" UMN_DEV_PATH ": " + std::string(strerror(-rc)) + ")"};
         if (rc == -EPROTO) return {rc, "module umn " + module_version() + " speaks another ABI"};
         return {rc, UMN_DEV_PATH ": " + std::string(strerror(-rc))};
     }

@@ -3,11 +3,13 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace umn::sys {
@@ -42,6 +44,23 @@ void close_fd(int fd) {
 int open_rdwr(const char *path) {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+char read_sysctl_char(const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, "/proc/sys/%s", name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return '?';
+    char c = '?';
+    if (read(fd, &c, 1) != 1) c = '?';
+    close(fd);
+    return c;
+}
+
+size_t memlock_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+    return static_cast<size_t>(limit.rlim_cur);
 }
 
 void relax(unsigned spins) {

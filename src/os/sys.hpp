@@ -20,6 +20,12 @@ void eventfd_clear(int fd);  // makes fd unreadable
 void close_fd(int fd);
 int open_rdwr(const char *path);  // close-on-exec; -errno on failure
 
+// The first character of /proc/sys/NAME ("vm/unprivileged_userfaultfd"), '?'
+// if unreadable.
+char read_sysctl_char(const char *name);
+// RLIMIT_MEMLOCK's soft limit in bytes; SIZE_MAX when unlimited or unknown.
+size_t memlock_limit();
+
 // Spin-then-yield backoff for short waits on another thread's progress.
 void relax(unsigned spins);
 

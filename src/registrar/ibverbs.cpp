@@ -21,6 +21,7 @@
 #include <umn/verbs.h>
 
 #include "config/options.hpp"
+#include "diagnostics/reason.hpp"
 #include "registrar/ibverbs.hpp"
 #include "registrar/registrar.hpp"
 
@@ -120,6 +121,8 @@ const library *loaded() {
 class ibverbs_context final : public registrar_context {
   public:
     ibverbs_context(void *pd, int access, const functions &f) : pd(pd), access(access), f(f) {}
+    // On-demand paging registers without pinning.
+    bool pins() const override { return (access & access_on_demand) == 0; }
     void *const pd;
     const int access;
     const functions f;
@@ -137,10 +140,11 @@ int reg(void *ctx, void *addr, size_t len, uint64_t *handle) {
     int saved = errno;  // umn calls never change errno
     errno = 0;
     void *mr = register_range(c->f, c->pd, addr, len, c->access);
-    int rc = mr ? 0 : errno > 0 ? -errno : -ENOMEM;
+    int err = mr ? 0 : errno > 0 ? errno : ENOMEM;
     errno = saved;
-    if (mr) *handle = reinterpret_cast<uintptr_t>(mr);
-    return rc;
+    if (!mr) return pin_failure(err, "ibv_reg_mr", addr, len);
+    *handle = reinterpret_cast<uintptr_t>(mr);
+    return 0;
 }
 
 void dereg(void *ctx, void *, size_t, uint64_t handle) {
@@ -232,12 +236,14 @@ int reload_for_test(const char *library) {
 using namespace umn::verbs;
 
 extern "C" int umn_registrar_ibverbs(umn_registrar *out, ibv_pd *pd, int access) {
-    if (!out) return -EINVAL;
+    using umn::fail;
+    if (!out) return fail(-EINVAL, "umn_registrar_ibverbs: out is NULL");
     *out = umn_registrar{};
-    if (!pd) return -EINVAL;
+    if (!pd) return fail(-EINVAL, "umn_registrar_ibverbs: pd is NULL");
     const library *lib = loaded();
     if (!lib) return -ENOMEM;
-    if (lib->error) return lib->error;
+    if (lib->error)
+        return fail(lib->error, "%s not usable: %s", lib->name.c_str(), lib->why.c_str());
     auto *c = new (std::nothrow) ibverbs_context(pd, access, lib->f);
     if (!c) return -ENOMEM;
     umn::adopt(c);

@@ -14,9 +14,11 @@
 //
 // Locking: a context's lock guards its free-slot stack and brackets each slot
 // update, so a slot is never handed out twice.
+#include "diagnostics/reason.hpp"
 #include "registrar/registrar.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <liburing.h>
 #include <mutex>
@@ -64,11 +66,17 @@ class io_uring_context final : public registrar_context {
         return 0;
     }
 
+    bool pins() const override { return true; }
+
     int reg(void *addr, size_t len, uint64_t *handle) {
         std::lock_guard g(lock_);
-        if (free_.empty()) return -ENOSPC;
+        if (free_.empty())
+            return fail(-ENOBUFS, "io_uring fixed-buffer table full: all %zu slots in use",
+                        free_.capacity());
         unsigned slot = free_.back();
-        if (int rc = update_slot(fd_, slot, addr, len)) return rc;
+        if (int rc = update_slot(fd_, slot, addr, len))
+            return pin_failure(-rc, "io_uring buffer registration (IORING_REGISTER_BUFFERS_UPDATE)",
+                               addr, len);
         free_.pop_back();
         *handle = slot;
         return 0;
@@ -102,15 +110,23 @@ void io_uring_dereg(void *ctx, void *, size_t, uint64_t handle) {
 
 extern "C" int umn_registrar_io_uring(struct umn_registrar *out, struct io_uring *ring,
                                       unsigned slots) {
-    if (!out) return -EINVAL;
+    using umn::fail;
+    if (!out) return fail(-EINVAL, "umn_registrar_io_uring: out is NULL");
     *out = umn_registrar{};
-    if (!ring || slots == 0 || slots > umn::max_slots) return -EINVAL;
-    if (ring->ring_fd < 0) return -EBADF;
+    if (!ring) return fail(-EINVAL, "umn_registrar_io_uring: ring is NULL");
+    if (slots == 0 || slots > umn::max_slots)
+        return fail(-EINVAL, "umn_registrar_io_uring: slots is %u, not 1..%u", slots,
+                    umn::max_slots);
+    if (ring->ring_fd < 0) return fail(-EBADF, "umn_registrar_io_uring: the ring is not set up");
     io_uring_rsrc_register table{};
     table.nr = slots;
     table.flags = IORING_RSRC_REGISTER_SPARSE;
     int rc = umn::ring_register(ring->ring_fd, IORING_REGISTER_BUFFERS2, &table, sizeof table);
-    if (rc < 0) return rc;
+    if (rc == -EBUSY)
+        return fail(rc, "umn_registrar_io_uring: the ring already has a buffer table");
+    if (rc < 0)
+        return fail(rc, "umn_registrar_io_uring: IORING_REGISTER_BUFFERS2 (sparse, %u slots): %s",
+                    slots, strerrordesc_np(-rc));
     auto *ctx = new (std::nothrow) umn::io_uring_context(ring->ring_fd);
     if (!ctx || ctx->init(slots) != 0) {
         if (!ctx) umn::ring_register(ring->ring_fd, IORING_UNREGISTER_BUFFERS, nullptr, 0);

@@ -9,7 +9,8 @@
 //
 // Locking: table_lock guards the span table and brackets each mlock/munlock,
 // so a span's count and its locked state change together.
-#include <umn/umn.h>
+#include "diagnostics/reason.hpp"
+#include "registrar/registrar.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -80,20 +81,24 @@ void let_go(uintptr_t s, uintptr_t e) {
     }
 }
 
+}  // namespace
+
 int mlock_reg(void *, void *addr, size_t len, uint64_t *handle) {
     auto s = reinterpret_cast<uintptr_t>(addr);
     std::lock_guard g(table_lock);
-    if (mlock(addr, len) != 0) return -errno;
+    if (mlock(addr, len) != 0) return pin_failure(errno, "mlock", addr, len);
     try {
         hold(s, s + len);
     } catch (const std::bad_alloc &) {
         // Spans counted so far stay held: those pages stay locked longer than
         // needed, which is safe; unlocking them could unlock another region's.
-        return -ENOMEM;
+        return fail(-ENOMEM, "mlock registrar: out of memory counting locked pages");
     }
     *handle = next_handle++;
     return 0;
 }
+
+namespace {
 
 void mlock_dereg(void *, void *addr, size_t len, uint64_t) {
     auto s = reinterpret_cast<uintptr_t>(addr);
@@ -110,7 +115,7 @@ void mlock_dereg(void *, void *addr, size_t len, uint64_t) {
 }  // namespace umn
 
 extern "C" int umn_registrar_mlock(struct umn_registrar *out) {
-    if (!out) return -EINVAL;
+    if (!out) return umn::fail(-EINVAL, "umn_registrar_mlock: out is NULL");
     *out = umn_registrar{nullptr, umn::mlock_reg, umn::mlock_dereg};
     return 0;
 }

@@ -5,6 +5,9 @@
 // the list operation only (the context's destructor runs after unlinking).
 #include "registrar/registrar.hpp"
 
+#include "diagnostics/reason.hpp"
+
+#include <cstring>
 #include <mutex>
 
 namespace umn {
@@ -13,6 +16,13 @@ namespace {
 
 std::mutex contexts_lock;
 registrar_context *adopted = nullptr;
+
+// Whether ctx is adopted. Lock held.
+bool is_adopted(const registrar_context *ctx) {
+    for (registrar_context *p = adopted; p; p = p->next_adopted)
+        if (p == ctx) return true;
+    return false;
+}
 
 // Unlinks ctx if umn adopted it; false otherwise.
 bool unlink(registrar_context *ctx) {
@@ -32,6 +42,20 @@ void adopt(registrar_context *ctx) {
     std::lock_guard g(contexts_lock);
     ctx->next_adopted = adopted;
     adopted = ctx;
+}
+
+bool registrar_pins(const umn_registrar &r) {
+    if (r.reg == mlock_reg) return true;
+    std::lock_guard g(contexts_lock);
+    // Compared as a pointer value first: a context filled by hand is never read.
+    const auto *ctx = static_cast<const registrar_context *>(r.ctx);
+    return ctx && is_adopted(ctx) && ctx->pins();
+}
+
+int pin_failure(int err, const char *what, const void *addr, size_t len) {
+    char size[32];
+    return fail(-err, "%s of %s at %p failed: %s", what, format_bytes(len, size, sizeof size), addr,
+                strerrordesc_np(err) ? strerrordesc_np(err) : "unknown error");
 }
 
 }  // namespace umn
