@@ -164,8 +164,8 @@ void register_invalidations(const options &o) {
 }
 
 void run_munmap_row(benchmark::State &s, const options &o, const std::string &side, size_t index,
-                    size_t samples) {
-    munmap_result r = measure_munmap(o.worker_command, side, index, samples);
+                    size_t samples, const munmap_setting &setting = {}) {
+    munmap_result r = measure_munmap(o.worker_command, side, index, samples, setting);
     if (!r.available) {
         s.SkipWithError(r.message.c_str());
         return;
@@ -211,6 +211,80 @@ void register_memory(const options &o) {
     }
 }
 
+size_t munmap_case_index(const std::string &name) {
+    for (size_t i = 0; i < munmap_cases.size(); i++)
+        if (name == munmap_cases[i].name) return i;
+    std::abort();  // a row names a case that does not exist
+}
+
+// What a cache of n regions costs to close, in a fresh process.
+template <class Cache>
+worker_output measure_close(const cache_config &config, size_t regions) {
+    worker_output out;
+    cache_fixture<Cache> f(regions, config);
+    if (f.error == 0) f.warm(0, regions);
+    if (f.error != 0) {
+        out.message = f.error == -ENOTSUP ? f.why : "error: " + f.why;
+        return out;
+    }
+    double t0 = now_ns();
+    f.cache.close();
+    out.available = true;
+    out.rows.push_back({(now_ns() - t0) / 1e6});
+    return out;
+}
+
+// Scale: a munmap of one registered page with 10^3..10^6 regions cached,
+// closing a cache that holds them, and an unregistered munmap with one or
+// 64 caches (on umn, 64 notifiers) open, each holding regions.
+void register_scale(const options &o) {
+    const size_t samples = o.quick ? 300 : 3000;
+    std::vector<size_t> sizes = {1000, 100000};
+    if (!o.quick) sizes.push_back(1000000);
+    for (size_t n : sizes) {
+        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
+            munmap_setting setting;
+            setting.regions = n;
+            const size_t index = munmap_case_index("registered/4KiB");
+            add("scale/munmap-registered/registrations:" + std::to_string(n), side,
+                [o, side, index, samples, setting](benchmark::State &s) {
+                    run_munmap_row(s, o, side, index, samples, setting);
+                })
+                ->Iterations(static_cast<benchmark::IterationCount>(samples))
+                ->UseManualTime();
+        });
+        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
+            add("scale/close/registrations:" + std::to_string(n), side,
+                [o, side, n](benchmark::State &s) {
+                    worker_output out =
+                        run_worker(o.worker_command, {side, "close", std::to_string(n)});
+                    if (!out.available || out.rows.empty() || out.rows[0].empty()) {
+                        s.SkipWithError(out.available ? "error: no value" : out.message.c_str());
+                        return;
+                    }
+                    for (auto _ : s) s.SetIterationTime(out.rows[0][0] * 1e-3);
+                    s.counters["close_ms"] = out.rows[0][0];
+                })
+                ->Iterations(1)
+                ->UseManualTime();
+        });
+    }
+    for (size_t caches : {size_t{1}, size_t{64}}) {
+        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
+            munmap_setting setting;
+            setting.regions = munmap_setting::other_regions;
+            setting.caches = caches;
+            const size_t index = munmap_case_index("unregistered/4KiB");
+            add("scale/munmap-unregistered/notifiers:" + std::to_string(caches), side,
+                [o, side, index, samples, setting](benchmark::State &s) {
+                    run_munmap_row(s, o, side, index, samples, setting);
+                })
+                ->Iterations(static_cast<benchmark::IterationCount>(samples))
+                ->UseManualTime();
+        });
+    }
+}
+
 }  // namespace
 
 void register_benchmarks(const options &o) {
@@ -220,6 +294,7 @@ void register_benchmarks(const options &o) {
     register_invalidations(o);
     register_munmaps(o);
     register_memory(o);
+    register_scale(o);
 }
 
 void release_benchmarks() {
@@ -229,20 +304,32 @@ void release_benchmarks() {
 int worker_main(int argc, char **argv) {
     std::vector<std::string> job(argv, argv + argc);
     worker_output out;
-    out.message = "error: worker arguments: SIDE munmap CASE SAMPLES | SIDE memory REGIONS";
-    bool munmap = job.size() == 4 && job[1] == "munmap";
+    out.message =
+        "error: worker arguments: SIDE munmap CASE SAMPLES REGIONS CACHES | SIDE memory REGIONS "
+        "| SIDE close REGIONS";
+    auto number = [&](size_t i) { return std::strtoul(job[i].c_str(), nullptr, 10); };
+    bool munmap = job.size() == 6 && job[1] == "munmap";
     bool memory = job.size() == 3 && job[1] == "memory";
-    size_t index = munmap ? std::strtoul(job[2].c_str(), nullptr, 10) : 0;
-    if (!(munmap && index < munmap_cases.size()) && !memory) return print_worker_output(out);
-    size_t count = std::strtoul(job.back().c_str(), nullptr, 10);
+    bool close = job.size() == 3 && job[1] == "close";
+    size_t index = munmap ? number(2) : 0;
+    if (!(munmap && index < munmap_cases.size()) && !memory && !close)
+        return print_worker_output(out);
+    munmap_setting setting;
+    if (munmap) {
+        setting.regions = number(4);
+        setting.caches = number(5);
+    }
+    size_t count = munmap ? number(3) : number(2);
     registrar_counts counts;
     bool known = with_side(job[0], &counts, [&](auto tag, const cache_config &config) {
         using Cache = typename decltype(tag)::cache;
         if (munmap)
             out = as_worker_output(
-                measure_in_this_process<Cache>(config, munmap_cases[index], count));
-        else
+                measure_in_this_process<Cache>(config, munmap_cases[index], count, setting));
+        else if (memory)
             out = measure_memory<Cache>(config, count);
+        else
+            out = measure_close<Cache>(config, count);
     });
     if (!known) out.message = "error: unknown side " + job[0];
     return print_worker_output(out);

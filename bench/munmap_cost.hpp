@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,16 +59,22 @@ worker_output run_worker(const std::vector<std::string> &worker_command,
 // Writes the report run_worker reads; returns the worker's exit status.
 int print_worker_output(const worker_output &r);
 
+// Where a munmap is measured: how many regions the cache under test holds
+// besides the range, and how many caches of the same side are open (each
+// other one holding `other_regions`; on umn each cache has its own notifier).
+struct munmap_setting {
+    size_t regions = 1000;
+    size_t caches = 1;
+    static constexpr size_t other_regions = 100;
+};
+
 // Runs `side` ("ucx", "umn-hooks", "umn-uffd", ...) on case `index` in a
-// worker: job = side, "munmap", index, samples.
+// worker: job = side, "munmap", index, samples, regions, caches.
 munmap_result measure_munmap(const std::vector<std::string> &worker_command,
-                             const std::string &side, size_t index, size_t samples);
+                             const std::string &side, size_t index, size_t samples,
+                             const munmap_setting &setting = {});
 
 namespace detail {
-
-// Regions the cache holds besides the one under test, so that looking the
-// unmapped range up is not a lookup in an empty table.
-constexpr size_t background_regions = 1000;
 
 // munmap by the syscall instruction itself: no libc entry, hooked or not.
 inline void raw_munmap(void *p, size_t len) {
@@ -116,10 +123,22 @@ inline double time_raw_munmap(void *p, size_t len) {
 // The worker's measurement for one cache type, in this process.
 template <class Cache>
 munmap_result measure_in_this_process(const cache_config &config, const munmap_case &c,
-                                      size_t samples) {
+                                      size_t samples, const munmap_setting &setting = {}) {
     munmap_result r;
-    cache_fixture<Cache> f(detail::background_regions, config);
-    if (f.error == 0) f.warm(0, detail::background_regions);
+    // The cache under test holds setting.regions besides the range, so that
+    // looking the unmapped range up is not a lookup in an empty table.
+    cache_fixture<Cache> f(setting.regions, config);
+    if (f.error == 0) f.warm(0, setting.regions);
+    std::vector<std::unique_ptr<cache_fixture<Cache>>> others;
+    for (size_t i = 1; i < setting.caches && f.error == 0; i++) {
+        others.push_back(
+            std::make_unique<cache_fixture<Cache>>(munmap_setting::other_regions, config));
+        if (others.back()->error == 0) others.back()->warm(0, munmap_setting::other_regions);
+        if (others.back()->error != 0) {
+            f.error = others.back()->error;
+            f.why = others.back()->why;
+        }
+    }
     if (f.error != 0) {
         r.message = f.error == -ENOTSUP ? f.why : "error: " + f.why;
         return r;

@@ -46,8 +46,12 @@ measurement to_measurement(const benchmark::BenchmarkReporter::Run &run) {
         m.error = run.error_message.empty() ? "failed" : run.error_message;
         return m;
     }
-    if (starts_with(m.workload, "munmap/"))
+    if (starts_with(m.workload, "munmap/") || starts_with(m.workload, "scale/munmap-registered/"))
         m.value = counter(run, "overhead_ns");
+    else if (starts_with(m.workload, "scale/munmap-unregistered/"))
+        m.value = counter(run, "munmap_ns");
+    else if (starts_with(m.workload, "scale/close/"))
+        m.value = counter(run, "close_ms");
     else if (starts_with(m.workload, "invalidate/"))
         m.value = counter(run, "ns_per_region");
     else if (starts_with(m.workload, "memory/"))
@@ -58,7 +62,10 @@ measurement to_measurement(const benchmark::BenchmarkReporter::Run &run) {
 }
 
 std::string unit_of(const std::string &workload) {
-    if (starts_with(workload, "munmap/")) return "ns added";
+    if (starts_with(workload, "munmap/") || starts_with(workload, "scale/munmap-registered/"))
+        return "ns added";
+    if (starts_with(workload, "scale/munmap-unregistered/")) return "ns/munmap";
+    if (starts_with(workload, "scale/close/")) return "ms";
     if (starts_with(workload, "invalidate/")) return "ns/region";
     if (starts_with(workload, "memory/")) return "bytes/region";
     if (workload.find("/threads:") != std::string::npos) return "ns/op/thread";
@@ -75,6 +82,17 @@ std::string format_value(const std::optional<measurement> &m) {
 
 bool measured(const std::optional<measurement> &m) {
     return m && m->error.empty();
+}
+
+// A target relative to umn's value in another row of the same umn side.
+void relative_target(table_row *row, const std::map<std::string, double> &umn_values,
+                     const std::string &base_row, double factor, const char *target) {
+    row->target = target;
+    auto base = umn_values.find(row->umn_side + " " + base_row);
+    if (!measured(row->umn) || base == umn_values.end())
+        row->verdict = "n/a";
+    else
+        row->verdict = row->umn->value <= factor * base->second ? "met" : "MISSED";
 }
 
 // The targets for umn. `umn_value` finds umn's value of another row
@@ -96,17 +114,23 @@ void judge(table_row *row, const std::map<std::string, double> &umn_values) {
         row->target = "<= 25 ns";
         verdict(umn <= 25, false);
     } else if (w == "hit/separate-regions/threads:2") {
-        row->target = "<= 1.3x umn on 1 thread";
-        auto one = umn_values.find(row->umn_side + " hit/separate-regions/threads:1");
-        bool have_one = one != umn_values.end();
-        verdict(have_one && umn <= 1.3 * one->second, false);
-        if (!have_one) row->verdict = "n/a";
+        relative_target(row, umn_values, "hit/separate-regions/threads:1", 1.3,
+                        "<= 1.3x umn on 1 thread");
     } else if (starts_with(w, "miss/")) {
         row->target = "<= 150 ns";
         verdict(umn <= 150, false);
     } else if (starts_with(w, "munmap/")) {
         row->target = "below UCX";
         verdict(umn < row->ucx->value, true);
+    } else if (w == "scale/munmap-registered/registrations:1000000") {
+        relative_target(row, umn_values, "scale/munmap-registered/registrations:1000", 2.0,
+                        "<= 2x at 10^3");
+    } else if (w == "scale/close/registrations:1000000") {
+        row->target = "<= 300 ms";
+        verdict(umn <= 300, false);
+    } else if (w == "scale/munmap-unregistered/notifiers:64") {
+        relative_target(row, umn_values, "scale/munmap-unregistered/notifiers:1", 1.1,
+                        "<= 1.1x 1 notifier");
     }
 }
 

@@ -35,6 +35,11 @@ class ucx_cache {
                    : -EIO;
     }
     void put(region r) { ucs_rcache_region_put(cache_, r); }
+    // Destroys the cache now (what the scale rows time).
+    void close() {
+        if (cache_) ucs_rcache_destroy(cache_);
+        cache_ = nullptr;
+    }
 
   private:
     ucs_rcache_t *cache_ = nullptr;

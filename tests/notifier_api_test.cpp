@@ -201,6 +201,47 @@ TEST(NotifierTwo, OverlappingRangesInTwoNotifiersBothFire) {
     umn_notifier_close(b);
 }
 
+// 64 notifiers open: an unmapping over one notifier's page reaches that
+// notifier only, an unmapping of memory none watches reaches none, and a
+// page released by one notifier and registered by another still fires.
+TEST(NotifierMany, EachOf64NotifiersSeesItsOwnPageUnmapped) {
+    constexpr size_t count = 64;
+    std::vector<umn_notifier *> ns(count);
+    for (auto &n : ns) ASSERT_EQ(umn_notifier_open(&n, UMN_MONITOR_AUTO), 0);
+    mapping m(2 * count), unwatched(1);
+    for (size_t i = 0; i < count; ++i) ASSERT_EQ(umn_register(ns[i], m.get() + 2 * i * page(), 1, i), 0);
+    unwatched.unmap();
+    uint64_t c = 0;
+    for (auto *n : ns) EXPECT_EQ(umn_get_invalid(n, &c, 1), 0);
+    EXPECT_EQ(umn_unregister(ns[0], 0), 0);
+    ASSERT_EQ(umn_register(ns[1], m.get(), 1, 100), 0);
+    ASSERT_EQ(munmap(m.get(), page()), 0);
+    EXPECT_EQ(umn_get_invalid(ns[0], &c, 1), 0);
+    EXPECT_EQ(umn_get_invalid(ns[1], &c, 1), 1);
+    EXPECT_EQ(c, 100u);
+    for (size_t i = 1; i < count; ++i) {
+        ASSERT_EQ(munmap(m.get() + 2 * i * page(), page()), 0);
+        EXPECT_EQ(umn_get_invalid(ns[i], &c, 1), 1) << "notifier " << i;
+        EXPECT_EQ(c, i);
+    }
+    for (auto *n : ns) umn_notifier_close(n);
+}
+
+// A registration wider than the hooks monitor's per-chunk summary (1 GiB).
+TEST_F(NotifierApi, UnmapInsideAGibibyteRegistrationFires) {
+    const size_t len = size_t{3} << 30;
+    void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    char *base = static_cast<char *>(p);
+    ASSERT_EQ(umn_register(n, base, len, 7), 0);
+    ASSERT_EQ(munmap(base + len / 2, page()), 0);
+    uint64_t c = 0;
+    EXPECT_EQ(umn_get_invalid(n, &c, 1), 1);
+    EXPECT_EQ(c, 7u);
+    munmap(base, len);
+}
+
 // In the child every call on the inherited notifier is -ECHILD, the
 // generation reads UINT64_MAX, and a new notifier works.
 int child_checks(umn_notifier *inherited) {

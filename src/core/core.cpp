@@ -52,16 +52,22 @@ core::core(event_source &source) : limit_(options().max_registrations), source_(
 core::~core() {
     if (attach_error_ == 0) source_.detach(*this);
     std::lock_guard update(update_lock_);
-    registration *all = nullptr;
+    registration *all;
     {
+        // Every registration is in the cookie tree (live ones also in the
+        // address tree, invalid ones on the list): detaching the roots
+        // empties all three at once, and one walk outside lock_ frees them
+        // (erasing node by node took seconds at 10^6 registrations).
         guard g(*this);
-        while (registration *r = by_cookie_.root()) {
-            forget(r);
-            r->next = all;
-            all = r;
-        }
+        by_address_.take_all();
+        all = by_cookie_.take_all();
+        invalid_head_ = invalid_tail_ = nullptr;
+        count_ = 0;
     }
-    release(all);
+    treap<registration, cookie_order>::post_order(all, [this](registration *r) {
+        source_.unwatch(r->start, r->end);
+        delete r;
+    });
     if (event_fd_ >= 0) sys::close_fd(event_fd_);
 }
 

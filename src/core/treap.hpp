@@ -39,6 +39,24 @@ class treap {
     // `n` must be in this treap.
     void erase(Node *n) { root_ = erase_at(root_, n); }
 
+    // Empties the treap in O(1); returns the old root, whose subtree
+    // post_order() can still walk.
+    Node *take_all() {
+        Node *t = root_;
+        root_ = nullptr;
+        return t;
+    }
+
+    // Calls f(node) for every node of the subtree at t, each after its
+    // children, so f may free the node.
+    template <class F>
+    static void post_order(Node *t, F &&f) {
+        if (!t) return;
+        post_order(left(t), f);
+        post_order(right(t), f);
+        f(t);
+    }
+
   private:
     static Node *&left(Node *n) { return Traits::links(n).left; }
     static Node *&right(Node *n) { return Traits::links(n).right; }

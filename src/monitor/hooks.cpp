@@ -42,6 +42,7 @@
 #include "monitor/hooks_ranges.hpp"
 
 #include "core/core.hpp"
+#include "core/range_summary.hpp"
 #include "monitor/monitor.hpp"
 #include "os/patch.hpp"
 #include "os/raw_syscall.hpp"
@@ -120,6 +121,9 @@ struct attached {
 
 reader_epochs readers;
 std::atomic<attached *> cores_head{nullptr};
+// What the attached cores watch (watch/unwatch): a hooked call over memory
+// it rules out takes no core's lock (see before_call).
+range_summary watched;
 std::atomic<void **> libc_curbrk{nullptr};  // libc's __curbrk, which its brk keeps
 
 using hook_ranges::range;
@@ -164,6 +168,12 @@ void invalidate_all(const call_ranges &c) {
     readers.leave(ticket);
 }
 
+bool may_be_watched(const call_ranges &c) {
+    for (int i = 0; i < c.n; ++i)
+        if (watched.may_overlap(c.r[i].start, c.r[i].end)) return true;
+    return false;
+}
+
 // The first pass, before the system call: invalidates, in every attached
 // core, what the call `nr` with `args` is about to change. Returns whether
 // the call changes anything. Runs inside hooked libc calls: see the top.
@@ -175,7 +185,10 @@ bool before_call(long nr, const long *args, call_ranges *c) {
     if (!attached && nr == SYS_shmdt) return false;  // its ranges cost a read of /proc
     c->n = hook_ranges::affected(nr, args, c->r);
     if (!c->n || dying_thread_stack(nr, c->r[0])) return false;
-    if (attached) invalidate_all(*c);
+    // A registration counted before the load above was added to `watched`
+    // before it was counted (watch()): a range the summary rules out holds
+    // none of those, and the second pass covers the rest.
+    if (attached && may_be_watched(*c)) invalidate_all(*c);
     return true;
 }
 
@@ -356,7 +369,7 @@ class hooks_monitor final : public event_source {
     int attach(core &c) override;
     void detach(core &c) override;
     int watch(uintptr_t start, uintptr_t end) override;
-    void unwatch(uintptr_t, uintptr_t) override {}
+    void unwatch(uintptr_t start, uintptr_t end) override { watched.remove(start, end); }
     std::vector<hook_entry> report();
     std::string install_note();
     void forget_after_fork();
@@ -608,6 +621,7 @@ int hooks_monitor::watch(uintptr_t start, uintptr_t end) {
     // with MS_ASYNC does nothing but say ENOMEM for them.
     if (msync(reinterpret_cast<void *>(start), end - start, MS_ASYNC))
         return errno == ENOMEM ? -EFAULT : -errno;
+    watched.add(start, end);  // before the count: see before_call
     watch_count.fetch_add(1, std::memory_order_seq_cst);
     repatch_overwritten();
     return 0;
@@ -619,6 +633,7 @@ void hooks_monitor::forget_after_fork() {
     // opens. The nodes are leaked (one per inherited notifier).
     cores_head.store(nullptr, std::memory_order_relaxed);
     readers.reset();
+    watched.reset();
     new (&attach_lock_) std::mutex;
     new (&install_lock_) std::mutex;
 }
