@@ -144,6 +144,7 @@ private:
     std::unordered_map<range, order_list::iterator, range_hash> by_range_;
     std::unordered_map<uint64_t, order_list::iterator> by_cookie_;
     std::vector<range> pending_;  // dropped ranges libfabric has not been told of
+    bool notify_lost_ = false;    // a range could not be queued (out of memory)
     uint64_t next_cookie_ = 1;
 
     std::atomic<uint64_t> subscribes_{0}, subscribe_failures_{0}, unsubscribes_{0}, slow_checks_{0},
@@ -293,7 +294,13 @@ long import_monitor::drain_locked() {
 // Forgets a registration (already gone from umn) and queues its range for
 // notify. Caller holds lock_.
 void import_monitor::retire_locked(order_list::iterator it) {
-    pending_.push_back(it->where);
+    try {
+        pending_.push_back(it->where);
+    } catch (const std::bad_alloc &) {
+        // libfabric will not hear of this range: hits stay on the slow path,
+        // which answers from the tables, for good.
+        notify_lost_ = true;
+    }
     by_range_.erase(it->where);
     by_cookie_.erase(it->cookie);
     order_.erase(it);
@@ -339,14 +346,16 @@ void import_monitor::deliver() {
             drain_locked();
             batch.swap(pending_);
         }
-        fi_ops_mem_notify *notify = holder_.fid.import_ops;
+        // import_ops is written by libfabric's bind, before any subscribe:
+        // read only once a range is pending (lock_ above orders the two).
+        fi_ops_mem_notify *notify = batch.empty() ? nullptr : holder_.fid.import_ops;
         for (const range &r : batch) {
             if (!notify) break;
             notify->notify(&holder_.fid, reinterpret_cast<const void *>(r.addr), r.len);
             bump(notifies_);
         }
         std::lock_guard guard(lock_);
-        if (pending_.empty()) {
+        if (pending_.empty() && !notify_lost_) {
             clean_generation_.store(generation, std::memory_order_release);  // D1
             return;
         }
