@@ -44,8 +44,7 @@ class HookRanges : public ::testing::Test {
 };
 
 TEST_F(HookRanges, MunmapCoversEveryPageTheBytesTouch) {
-    EXPECT_EQ(of(SYS_munmap, {base + 10, static_cast<long>(pg)}),
-              (ranges{{base, base + 2 * pg}}));
+    EXPECT_EQ(of(SYS_munmap, {base + 10, static_cast<long>(pg)}), (ranges{{base, base + 2 * pg}}));
     EXPECT_EQ(of(SYS_munmap, {base, static_cast<long>(3 * pg)}), (ranges{{base, base + 3 * pg}}));
 }
 
@@ -62,8 +61,8 @@ TEST_F(HookRanges, MmapChangesPagesOnlyWithMapFixed) {
 }
 
 TEST_F(HookRanges, MremapMoveChangesTheOldRange) {
-    EXPECT_EQ(of(SYS_mremap, {base, static_cast<long>(2 * pg), static_cast<long>(4 * pg),
-                              MREMAP_MAYMOVE}),
+    EXPECT_EQ(of(SYS_mremap,
+                 {base, static_cast<long>(2 * pg), static_cast<long>(4 * pg), MREMAP_MAYMOVE}),
               (ranges{{base, base + 2 * pg}}));
 }
 
@@ -87,15 +86,17 @@ TEST_F(HookRanges, MremapGrowInPlaceChangesNothing) {
 TEST_F(HookRanges, MadviseThatDiscardsChangesTheRange) {
     for (int advice : {MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_HWPOISON, 21 /* PAGEOUT */,
                        24 /* DONTNEED_LOCKED */, 25 /* COLLAPSE */, 101 /* SOFT_OFFLINE */,
-                       102 /* GUARD_INSTALL */, 103 /* GUARD_REMOVE */})
+                       23 /* POPULATE_WRITE */, 102 /* GUARD_INSTALL */, 103 /* GUARD_REMOVE */})
         EXPECT_EQ(of(SYS_madvise, {base, static_cast<long>(pg), advice}),
                   (ranges{{base, base + pg}}))
             << "advice " << advice;
 }
 
 TEST_F(HookRanges, MadviseThatKeepsThePagesChangesNothing) {
-    for (int advice : {MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTFORK,
-                        MADV_DOFORK, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP})
+    for (int advice :
+         {MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTFORK, MADV_DOFORK,
+          MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP, 20 /* COLD */,
+          22 /* POPULATE_READ */, 18 /* WIPEONFORK */, 12 /* MERGEABLE */})
         EXPECT_TRUE(of(SYS_madvise, {base, static_cast<long>(pg), advice}).empty())
             << "advice " << advice;
 }
@@ -127,9 +128,7 @@ TEST_F(HookRanges, SbrkShrinkChangesThePagesGivenBack) {
 // A SysV segment of `pages`, removed at the last detach.
 class Segment {
   public:
-    explicit Segment(size_t pages) {
-        id = shmget(IPC_PRIVATE, pages * pg, IPC_CREAT | 0600);
-    }
+    explicit Segment(size_t pages) { id = shmget(IPC_PRIVATE, pages * pg, IPC_CREAT | 0600); }
     ~Segment() {
         if (id >= 0) shmctl(id, IPC_RMID, nullptr);
     }
@@ -242,8 +241,8 @@ TEST(HookMapsLine, ParsesStartEndAndInode) {
         "7f12a000-7f12c000 rw-s 00000000 00:01 4521                       /SYSV00000000 (deleted)";
     uintptr_t start, end;
     unsigned long inode;
-    ASSERT_TRUE(hook_ranges::parse_maps_line(line.data(), line.data() + line.size(), &start, &end,
-                                             &inode));
+    ASSERT_TRUE(
+        hook_ranges::parse_maps_line(line.data(), line.data() + line.size(), &start, &end, &inode));
     EXPECT_EQ(start, 0x7f12a000u);
     EXPECT_EQ(end, 0x7f12c000u);
     EXPECT_EQ(inode, 4521u);
@@ -253,8 +252,8 @@ TEST(HookMapsLine, AnonymousMappingHasInodeZero) {
     const std::string line = "55d0c000-55d0e000 rw-p 00000000 00:00 0 ";
     uintptr_t start, end;
     unsigned long inode = 7;
-    ASSERT_TRUE(hook_ranges::parse_maps_line(line.data(), line.data() + line.size(), &start, &end,
-                                             &inode));
+    ASSERT_TRUE(
+        hook_ranges::parse_maps_line(line.data(), line.data() + line.size(), &start, &end, &inode));
     EXPECT_EQ(inode, 0u);
 }
 
@@ -284,8 +283,9 @@ bool names_pid(const std::string &fdinfo, long pid) {
 }
 
 TEST(HookFdinfo, FindsThePidLine) {
-    const std::string info = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n"
-                             "Pid:\t4242\nNSpid:\t4242\n";
+    const std::string info =
+        "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\n"
+        "Pid:\t4242\nNSpid:\t4242\n";
     EXPECT_TRUE(names_pid(info, 4242));
     EXPECT_FALSE(names_pid(info, 424));
     EXPECT_FALSE(names_pid(info, 42424));
@@ -309,10 +309,11 @@ bool segment_in(const std::string &maps, uintptr_t addr, range *out) {
 }
 
 TEST(HookSegmentAt, JoinsAdjacentMappingsOfOneInode) {
-    const std::string maps = "1000-2000 r--p 00000000 08:01 11 /lib/x\n"
-                             "3000-4000 rw-s 00000000 00:01 77 /SYSV0\n"
-                             "4000-6000 r--s 00001000 00:01 77 /SYSV0\n"
-                             "6000-7000 rw-s 00000000 00:01 78 /SYSV1\n";
+    const std::string maps =
+        "1000-2000 r--p 00000000 08:01 11 /lib/x\n"
+        "3000-4000 rw-s 00000000 00:01 77 /SYSV0\n"
+        "4000-6000 r--s 00001000 00:01 77 /SYSV0\n"
+        "6000-7000 rw-s 00000000 00:01 78 /SYSV1\n";
     range r;
     ASSERT_TRUE(segment_in(maps, 0x3000, &r));
     EXPECT_EQ(r.start, 0x3000u);
@@ -320,8 +321,9 @@ TEST(HookSegmentAt, JoinsAdjacentMappingsOfOneInode) {
 }
 
 TEST(HookSegmentAt, StopsAtAGap) {
-    const std::string maps = "3000-4000 rw-s 00000000 00:01 77 /SYSV0\n"
-                             "5000-6000 rw-s 00001000 00:01 77 /SYSV0\n";
+    const std::string maps =
+        "3000-4000 rw-s 00000000 00:01 77 /SYSV0\n"
+        "5000-6000 rw-s 00001000 00:01 77 /SYSV0\n";
     range r;
     ASSERT_TRUE(segment_in(maps, 0x3000, &r));
     EXPECT_EQ(r.end, 0x4000u);

@@ -26,6 +26,9 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
@@ -128,8 +131,8 @@ bool pidfd_is_self(long fd) {
     char *p = path + std::strlen(path);
     while (n) *p++ = digits[--n];
     *p = 0;
-    long info = sys::raw_syscall3(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path),
-                                  O_RDONLY | O_CLOEXEC);
+    long info =
+        sys::raw_syscall3(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
     if (sys::raw_failed(info)) return fd >= 0;  // cannot tell: take it as ours
     bool self = fdinfo_names_pid(static_cast<int>(info), raw_getpid());
     sys::raw_syscall3(SYS_close, info, 0, 0);
@@ -159,9 +162,9 @@ int iovec_ranges(long iov, long count, range *out) {
         iovec local{chunk, static_cast<size_t>(k) * sizeof(iovec)};
         iovec remote{reinterpret_cast<void *>(iov + done * static_cast<long>(sizeof(iovec))),
                      local.iov_len};
-        long got = sys::raw_syscall6(SYS_process_vm_readv, raw_getpid(),
-                                     reinterpret_cast<long>(&local), 1,
-                                     reinterpret_cast<long>(&remote), 1, 0);
+        long got =
+            sys::raw_syscall6(SYS_process_vm_readv, raw_getpid(), reinterpret_cast<long>(&local), 1,
+                              reinterpret_cast<long>(&remote), 1, 0);
         if (got != static_cast<long>(local.iov_len)) break;
         for (long i = 0; i < k; ++i)
             add_range(pages_of(reinterpret_cast<long>(chunk[i].iov_base),
@@ -220,8 +223,9 @@ bool discards_pages(long advice) {
         case MADV_COLLAPSE:
         case MADV_HWPOISON:
         case MADV_SOFT_OFFLINE:
-        case MADV_GUARD_INSTALL:  // zaps the pages
-        case MADV_GUARD_REMOVE:   // the next touch maps fresh pages
+        case MADV_POPULATE_WRITE:  // breaks copy-on-write sharing, as a write would
+        case MADV_GUARD_INSTALL:   // zaps the pages
+        case MADV_GUARD_REMOVE:    // the next touch maps fresh pages
             return true;
         default:
             return false;

@@ -25,6 +25,13 @@ kernel_log_clean() {
     ! dmesg | grep -E 'BUG|WARNING|Oops|general protection|still has objects|umn:.*(leak|error)'
 }
 
+# What some `umn check` cases need: ksmd scanning (bounded by the case to
+# 3 s), two huge pages, and leave to retire a page (MADV_SOFT_OFFLINE,
+# MADV_HWPOISON), harmless in a throwaway VM.
+echo 1 >/sys/kernel/mm/ksm/run
+echo 10 >/sys/kernel/mm/ksm/sleep_millisecs
+echo 4 >/proc/sys/vm/nr_hugepages
+export UMN_CHECK_OFFLINE=1
 step "umn info" umn info
 step "umn check --monitor kernel" umn check --monitor kernel
 step "umn_tests under UMN_MONITOR=kernel" env UMN_MONITOR=kernel UMN_TEST_SCALE="$(scaled 0.01)" \

@@ -15,6 +15,7 @@ const size_t pg = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 void case_context::watch(const void *addr, size_t len) {
     uint64_t cookie = next_cookie_++;
     int rc = umn_register(n_, addr, len, cookie);
+    if (rc == -ENOTSUP) refused_ = true;  // judged against the case's documented limits
     if (rc) {
         fail("umn_register: " + std::string(strerror(-rc)));
         return;
@@ -84,7 +85,9 @@ void case_context::close(step_result s) {
     }
     watched_.clear();
     s.problem = std::move(problem_);
+    s.refused = refused_;
     problem_.clear();
+    refused_ = false;
     steps.push_back(std::move(s));
 }
 

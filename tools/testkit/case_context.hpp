@@ -66,6 +66,7 @@ class case_context {
     std::vector<watched> watched_;
     uint64_t next_cookie_ = 1;
     std::string problem_;
+    bool refused_ = false;
 };
 
 // A private anonymous mapping of `pages`, populated; nullptr on failure.

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <linux/mempolicy.h>
 #include <poll.h>
 #include <set>
 #include <sstream>
@@ -249,39 +248,6 @@ void case_realloc_grow(case_context &ctx) {
     free(q);
 }
 
-// A NUMA node other than `from` this process may allocate on, or -1.
-int other_node(int from) {
-    unsigned long allowed[16] = {};
-    int mode;
-    const unsigned long max_node = sizeof allowed * 8;
-    if (syscall(SYS_get_mempolicy, &mode, allowed, max_node, nullptr, MPOL_F_MEMS_ALLOWED))
-        return -1;
-    for (unsigned long node = 0; node < max_node; ++node)
-        if (static_cast<int>(node) != from && (allowed[node / 64] >> (node % 64) & 1))
-            return static_cast<int>(node);
-    return -1;
-}
-
-void case_move_pages(case_context &ctx) {
-    char *p = map_pages(2);
-    touch(p, 2 * pg);
-    void *pages[2] = {p, p + pg};
-    int status[2] = {-1, -1};
-    if (syscall(SYS_move_pages, 0, 2, pages, nullptr, status, 0))
-        return ctx.fail("move_pages (query): " + std::string(strerror(errno)));
-    int target = other_node(status[0]);
-    ctx.watch(p, 2 * pg);
-    if (target < 0) {
-        ctx.step("one NUMA node: nothing to migrate", false);
-    } else {
-        int nodes[2] = {target, target};
-        long rc = syscall(SYS_move_pages, 0, 2, pages, nodes, status, MPOL_MF_MOVE);
-        bool moved = rc == 0 && status[0] == target && status[1] == target;
-        ctx.step(moved ? "move_pages to another NUMA node" : "move_pages left the pages", moved);
-    }
-    munmap(p, 2 * pg);
-}
-
 // Sanitizer runtimes bring their own allocator, which maps and unmaps with raw
 // system calls (libc is never entered): the hooks monitor cannot see it. ASan
 // keeps freed blocks mapped (quarantine); ThreadSanitizer unmaps them.
@@ -335,9 +301,6 @@ const std::vector<case_entry> &libc_cases() {
         {{"memfd_ftruncate", "ftruncate shrinking a shared memfd mapping", user_space,
           "the file changes, not the mapping: no userfaultfd event, no libc call to hook"},
          case_memfd_ftruncate},
-        {{"move_pages", "page migration to another NUMA node (move_pages)", user_space,
-          "migration replaces the frames without a call the monitor sees"},
-         case_move_pages},
         {{"realloc_grow", "realloc growing a registered block (must keep working)", raw_allocator,
           raw_allocator_why},
          case_realloc_grow},
@@ -381,7 +344,7 @@ void write_all(int fd, const std::string &s) {
             text += clean(s.label) + "\t" + std::to_string(static_cast<int>(s.frames)) + "\t" +
                     std::to_string(s.expected) + "\t" + std::to_string(s.seen) + "\t" +
                     std::to_string(s.may_change) + "\t" + clean(s.problem) + "\t" +
-                    clean(s.skipped) + "\n";
+                    clean(s.skipped) + "\t" + std::to_string(s.refused) + "\n";
     }
     write_all(out, text);
     _exit(0);
@@ -395,7 +358,7 @@ std::vector<step_result> parse(const std::string &text) {
         std::vector<std::string> f;
         std::istringstream fields(line);
         for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
-        f.resize(7);
+        f.resize(8);
         step_result s;
         s.label = f[0];
         s.frames = static_cast<truth>(std::atoi(f[1].c_str()));
@@ -404,6 +367,7 @@ std::vector<step_result> parse(const std::string &text) {
         s.may_change = f[4] == "1";
         s.problem = f[5];
         s.skipped = f[6];
+        s.refused = f[7] == "1";
         out.push_back(s);
     }
     return out;
@@ -482,7 +446,8 @@ std::vector<step_result> run_case(const coverage_case &c, umn_monitor monitor, i
 verdict judge(const coverage_case &c, umn_monitor monitor, const step_result &s) {
     if (!s.skipped.empty() && s.problem.empty()) return verdict::skipped;
     bool expected = s.expected || s.frames == truth::changed;
-    if (expected && !s.seen && (c.invisible_to & bit(monitor))) return verdict::invisible;
+    bool documented = c.invisible_to & bit(monitor);
+    if ((s.refused || (expected && !s.seen)) && documented) return verdict::invisible;
     if (!s.problem.empty()) return verdict::error;
     if (expected && !s.seen) return verdict::missed;
     if (!expected && s.seen && !s.may_change) return verdict::false_event;

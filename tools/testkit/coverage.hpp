@@ -15,6 +15,7 @@
 
 #include <umn/umn.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct step_result {
     bool may_change = false;  // the call may or may not change pages: an event is allowed
     std::string problem;      // non-empty: setup failed, or cookies/generation disagree
     std::string skipped;      // non-empty: the step could not run here, and why
+    bool refused = false;     // umn_register said -ENOTSUP: this monitor cannot watch it
 };
 
 enum class verdict { ok, missed, false_event, invisible, skipped, error };
@@ -41,6 +43,11 @@ struct coverage_case {
     unsigned invisible_to;
     const char *why_invisible;
 };
+
+// How GoogleTest names a case in its output (instead of the struct's bytes).
+inline void PrintTo(const coverage_case &c, std::ostream *os) {
+    *os << c.name;
+}
 
 const std::vector<coverage_case> &coverage_cases();
 const coverage_case *find_case(const std::string &name);
