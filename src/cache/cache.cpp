@@ -531,9 +531,12 @@ int configure(umn_cache *c, const umn_cache_params &p) {
     return make_memo(c);
 }
 
-void delete_list(umn_region *r, umn_region *umn_region::*next) {
+// Frees a list, deregistering each region first when `registered`: one
+// pass, since at 10^6 regions every walk of the list costs ~100 ms.
+void delete_list(umn_cache *c, umn_region *r, umn_region *umn_region::*next, bool registered) {
     while (r) {
         umn_region *n = r->*next;
+        if (registered) dereg(c, r);
         delete r;
         r = n;
     }
@@ -606,12 +609,12 @@ void umn_cache_destroy(umn_cache *c) {
     if (!c) return;
     // In a child the device and the lock belong to the parent: abandon.
     if (umn::in_child(c)) return;
-    for (umn_region *r = c->lru_head; r; r = r->lru_next) umn::dereg(c, r);
-    for (umn_region *r = c->retired.head; r; r = r->list_next) umn::dereg(c, r);
+    // The notifier never dereferences a cookie: closing it first is safe,
+    // and the regions are then deregistered and freed in one pass.
     umn_notifier_close(c->notifier);
-    umn::delete_list(c->lru_head, &umn_region::lru_next);
-    umn::delete_list(c->retired.head, &umn_region::list_next);
-    umn::delete_list(c->pool.head, &umn_region::list_next);
+    umn::delete_list(c, c->lru_head, &umn_region::lru_next, true);
+    umn::delete_list(c, c->retired.head, &umn_region::list_next, true);
+    umn::delete_list(c, c->pool.head, &umn_region::list_next, false);
     delete[] c->memo;
     delete c;
 }
