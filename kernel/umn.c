@@ -47,7 +47,10 @@
 
 #include "uapi/umn_dev.h"
 
-#define UMN_VERSION "0.1"
+/* From Kbuild (CMake's project VERSION through dkms.conf or the test build). */
+#ifndef UMN_VERSION
+#error "UMN_VERSION is not set: build with kernel/Makefile or Kbuild"
+#endif
 #define UMN_READ_BATCH 32
 
 static unsigned long max_limit = 1UL << 22;

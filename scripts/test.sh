@@ -26,7 +26,8 @@ run_config() {
     echo "=== $name tests"
     ctest --test-dir "build-test/$name" --output-on-failure ${CTEST_ARGS:-} || status=1
 }
-run_config plain
+# The plain build installs under /usr: its Debian packages are tested (ctest install.deb).
+run_config plain -DCMAKE_INSTALL_PREFIX=/usr
 # The kernel monitor's column, as `umn check` printed it inside qemu.
 check_table=build-test/plain/tests/kernel/vm/check.txt
 if [ -s "$check_table" ]; then

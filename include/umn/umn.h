@@ -18,8 +18,13 @@
 extern "C" {
 #endif
 
+/* The version of these headers (CMake's project VERSION; checked at build). */
 #define UMN_VERSION_MAJOR 0
 #define UMN_VERSION_MINOR 1
+#define UMN_VERSION_PATCH 0
+
+/* The version of the library in use, "MAJOR.MINOR.PATCH" (static storage). */
+const char *umn_version(void);
 
 /* -------------------------------------------------------------------- errors */
 
