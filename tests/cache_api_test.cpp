@@ -192,20 +192,34 @@ int child_checks(umn_cache *c, umn_region *held, const mapping &m) {
     return 0;
 }
 
-TEST_F(CacheApi, InheritedCacheGivesEchildInTheChild) {
+// Forks with `fork_fn`; the child checks the inherited cache, the parent's
+// cache must be intact afterwards.
+void fork_and_check_child(umn_cache *c, const counting_registrar &counter, pid_t (*fork_fn)()) {
     mapping m(1);
-    umn_region *r = get(m.get(), m.size());
-    pid_t pid = fork();
+    umn_region *r = nullptr;
+    ASSERT_EQ(umn_cache_get(c, m.get(), m.size(), &r), 0);
+    pid_t pid = fork_fn();
     if (pid == 0) _exit(child_checks(c, r, m));
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0) << "first failing check in the child";
     EXPECT_EQ(counter.deregs(), 0u) << "the child deregistered the parent's region";
-    umn_region *again = get(m.get(), 1);
+    umn_region *again = nullptr;
+    EXPECT_EQ(umn_cache_get(c, m.get(), 1, &again), 0);
     EXPECT_EQ(again, r) << "the parent's cache is intact";
     umn_cache_put(c, again);
     umn_cache_put(c, r);
+}
+
+TEST_F(CacheApi, InheritedCacheGivesEchildInTheChild) {
+    fork_and_check_child(c, counter, fork);
+}
+
+// A raw fork runs no fork handler (the child's get returned the parent's
+// region from the hit path).
+TEST_F(CacheApi, InheritedCacheGivesEchildInAChildOfARawFork) {
+    fork_and_check_child(c, counter, raw_fork);
 }
 
 }  // namespace

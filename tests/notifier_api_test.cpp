@@ -273,5 +273,20 @@ TEST_F(NotifierApi, InheritedNotifierGivesEchildInTheChild) {
     s.expect_fires();  // the parent's registration is intact
 }
 
+// A raw fork runs no fork handler: the child must still get -ECHILD, and its
+// generation must differ from the parent's before any umn call (a cache's hit
+// path reads nothing else).
+TEST_F(NotifierApi, InheritedNotifierGivesEchildInAChildOfARawFork) {
+    survivor s(n);
+    const uint64_t parent_generation = umn_generation(n);
+    pid_t pid = raw_fork();
+    if (pid == 0) _exit(umn_generation(n) == parent_generation ? 20 : child_checks(n));
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "first failing check in the child (20: same generation)";
+    s.expect_fires();
+}
+
 }  // namespace
 }  // namespace umn::test

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace umn::test {
@@ -29,6 +30,14 @@ inline size_t rounds(size_t base) {
     if (const char *s = std::getenv("UMN_TEST_SCALE")) scale = std::atof(s);
     size_t n = static_cast<size_t>(static_cast<double>(base) * scale);
     return n ? n : 1;
+}
+
+// fork without libc's fork(): the system call itself, so no pthread_atfork
+// handler runs (as in runtimes that clone directly).
+inline pid_t raw_fork() {
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "0"(long{SYS_fork}) : "rcx", "r11", "memory");
+    return static_cast<pid_t>(ret);
 }
 
 // Anonymous private pages, populated, unmapped at scope exit unless released.

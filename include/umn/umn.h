@@ -87,7 +87,9 @@ struct umn__notifier_head {
  * A counter that only grows. It moves before the call that invalidated a
  * registration returns, and before that cookie can be drained: a cache that
  * compares it at each hit never serves memory unmapped before the lookup.
- * One acquire load, no system call. In a forked child it reads UINT64_MAX.
+ * One acquire load, no system call. In a child made by fork() it reads
+ * UINT64_MAX; in one made by a raw clone (no fork handlers), 0 or
+ * UINT64_MAX, never a value it had in the parent.
  */
 static inline uint64_t umn_generation(const umn_notifier *n) {
     if (!n) return 0;

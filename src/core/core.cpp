@@ -45,12 +45,23 @@ void visit_overlapping(registration *t, uintptr_t start, uintptr_t end, F &f) {
 
 }  // namespace
 
-core::core(event_source &source) : limit_(options().max_registrations), source_(source) {
-    attach_error_ = source_.attach(*this);
+core::process_words *core::map_process_words() {
+    void *page = sys::map_wiped_on_fork(sizeof(process_words));
+    if (page) return new (page) process_words;
+    static process_words unusable;  // for a core that fails to open: no opener
+    unusable.opener.store(0, std::memory_order_relaxed);
+    return &unusable;
+}
+
+core::core(event_source &source)
+    : words_(map_process_words()), generation_(words_->generation),
+      limit_(options().max_registrations), source_(source) {
+    attach_error_ = words_->opener.load(std::memory_order_relaxed) ? source_.attach(*this) : -ENOMEM;
 }
 
 core::~core() {
     if (attach_error_ == 0) source_.detach(*this);
+    if (words_->opener.load(std::memory_order_relaxed)) sys::unmap_wiped(words_, sizeof *words_);
     std::lock_guard update(update_lock_);
     registration *all;
     {
@@ -273,6 +284,9 @@ void core::publish_at_least(uint64_t g) {
 }
 
 bool core::invalidate_now(uintptr_t start, uintptr_t end) {
+    // A child inherited this core (its lock_ may be held by a thread that
+    // does not exist there): not this process's registrations.
+    if (words_->opener.load(std::memory_order_relaxed) == 0) return false;
     if (lock_sections > 0) {  // a signal handler interrupted this thread inside umn
         defer(start, end);
         return true;

@@ -15,7 +15,12 @@
 //                 application-side paths. Order: update_lock_ -> lock_.
 //
 // Generation protocol (every memory-order argument below names its edge)
-//   generation_   the public counter, alone on its cache line. Only grows.
+//   generation_   the public counter, alone on its cache line. Only grows,
+//                 from 1. It lives on a page of its own that reads zero in
+//                 any child (MADV_WIPEONFORK, also after a raw clone that runs
+//                 no fork handler), beside `opener`, nonzero in this process
+//                 only: a cache comparing generations leaves its hit path in
+//                 a child, and a hooked call there leaves this core alone.
 //   published_    the last generation whose cookies are on the invalid list.
 //   E1: a source moves generation_ (seq_cst RMW: a full barrier on x86, so it
 //       is globally visible before the source releases the unmapping thread)
@@ -138,8 +143,15 @@ class core final : public backend {
     void set_readable(bool readable);
     void release(registration *list);
 
-    alignas(64) std::atomic<uint64_t> generation_{0};
-    alignas(64) std::atomic<uint64_t> published_{0};
+    // Both on one MADV_WIPEONFORK page (see the top).
+    struct process_words {
+        alignas(64) std::atomic<uint64_t> generation{1};
+        alignas(64) std::atomic<uint64_t> opener{1};
+    };
+    static process_words *map_process_words();
+    process_words *const words_;
+    std::atomic<uint64_t> &generation_;
+    alignas(64) std::atomic<uint64_t> published_{1};
     uint64_t announced_ = 0;  // written by the serialized announcer only
 
     alignas(64) std::atomic<unsigned> deferred_pending_{0};  // ready ranges, roughly

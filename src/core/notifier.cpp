@@ -153,7 +153,11 @@ int open_notifier(umn_notifier **out, enum umn_monitor monitor) {
     n->fork_epoch = fork_epoch();
     n->limit.store(umn::options().max_registrations, std::memory_order_relaxed);
     n->backend = backend.release();
-    umn::registry_add(n);
+    if (int rc = umn::registry_add(n)) {
+        delete n->backend;
+        delete n;
+        return rc;
+    }
     *out = n;
     return 0;
 }

@@ -25,7 +25,7 @@ namespace umn {
 // fork.cpp: a counter bumped in every child; a notifier from an older epoch
 // belongs to an ancestor.
 uint64_t fork_epoch();
-void registry_add(umn_notifier *n);
+int registry_add(umn_notifier *n);  // 0, or -ENOSYS without MADV_WIPEONFORK
 void registry_remove(umn_notifier *n);
 
 // Opens the backend for one concrete monitor.

@@ -710,6 +710,10 @@ void forget_in_child() {
 
 }  // namespace
 
+void hooks_forget_after_fork() {
+    forget_in_child();
+}
+
 event_source *hooks_source(int *error) {
     std::lock_guard g(instance_lock);
     if (!instance) {

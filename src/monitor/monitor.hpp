@@ -72,9 +72,10 @@ event_source *hooks_source(int *error);
 // The kernel backend: opens /dev/umn.
 std::unique_ptr<backend> open_kernel_backend(int *error);
 
-// Resets process-wide monitor state in a child after fork (the parent's
-// userfaultfd and monitor thread do not exist there). Called with every
-// other thread gone; must not take locks.
+// Reset process-wide monitor state in a child (the parent's userfaultfd and
+// monitor thread, the hooks' attached cores, do not exist there). Called by
+// fork.cpp with no other thread inside umn; must not take locks.
 void uffd_forget_after_fork();
+void hooks_forget_after_fork();
 
 }  // namespace umn

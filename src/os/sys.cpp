@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -61,6 +62,18 @@ size_t memlock_limit() {
     rlimit limit{};
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
     return static_cast<size_t>(limit.rlim_cur);
+}
+
+void *map_wiped_on_fork(size_t len) {
+    void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    if (madvise(p, len, MADV_WIPEONFORK) == 0) return p;
+    munmap(p, len);
+    return nullptr;
+}
+
+void unmap_wiped(void *p, size_t len) {
+    munmap(p, len);
 }
 
 void relax(unsigned spins) {

@@ -25,6 +25,10 @@ int open_rdwr(const char *path);  // close-on-exec; -errno on failure
 char read_sysctl_char(const char *name);
 // RLIMIT_MEMLOCK's soft limit in bytes; SIZE_MAX when unlimited or unknown.
 size_t memlock_limit();
+// Zeroed private pages that read zero again in every child, also one made by
+// a raw clone (MADV_WIPEONFORK); nullptr if unavailable.
+void *map_wiped_on_fork(size_t len);
+void unmap_wiped(void *p, size_t len);
 
 // Spin-then-yield backoff for short waits on another thread's progress.
 void relax(unsigned spins);
