@@ -72,6 +72,8 @@ std::string unit_of(const std::string &workload) {
     return "ns/op";
 }
 
+}  // namespace
+
 std::string format_value(const std::optional<measurement> &m) {
     if (!m) return "-";
     if (!m->error.empty()) return starts_with(m->error, "unavailable") ? "unavailable" : "failed";
@@ -79,6 +81,8 @@ std::string format_value(const std::optional<measurement> &m) {
     std::snprintf(buf, sizeof buf, m->value < 100 ? "%.1f" : "%.0f", m->value);
     return buf;
 }
+
+namespace {
 
 bool measured(const std::optional<measurement> &m) {
     return m && m->error.empty();
@@ -179,30 +183,6 @@ std::vector<table_row> make_table(const std::vector<measurement> &results) {
         rows.push_back(row);
     }
     return rows;
-}
-
-std::string format_table(const std::vector<table_row> &rows) {
-    std::string out;
-    char line[512];
-    auto add = [&](const char *workload, const char *side, const char *unit, const char *ucx,
-                   const char *umn, const char *ratio, const char *target, const char *verdict) {
-        std::snprintf(line, sizeof line, "%-40s %-9s %-12s %11s %11s %8s  %-28s %s\n", workload,
-                      side, unit, ucx, umn, ratio, target, verdict);
-        out += line;
-    };
-    add("row", "umn side", "unit", "UCX", "umn", "umn/UCX", "target (umn)", "");
-    std::map<std::string, std::string> notes;  // side + reason, once each
-    for (const table_row &r : rows) {
-        char ratio[32] = "-";
-        if (r.ratio() > 0) std::snprintf(ratio, sizeof ratio, "%.2fx", r.ratio());
-        add(r.workload.c_str(), r.umn_side.empty() ? "-" : r.umn_side.c_str(), r.unit.c_str(),
-            format_value(r.ucx).c_str(), format_value(r.umn).c_str(), ratio, r.target.c_str(),
-            r.verdict.c_str());
-        for (const auto *m : {&r.ucx, &r.umn})
-            if (*m && !(*m)->error.empty()) notes[(*m)->side + ": " + (*m)->error] = "";
-    }
-    for (const auto &n : notes) out += "  note: " + n.first + "\n";
-    return out;
 }
 
 int plot_svg(const std::vector<table_row> &rows, const std::string &path, std::string *why) {

@@ -45,7 +45,8 @@ struct table_row {
 };
 
 std::vector<table_row> make_table(const std::vector<measurement> &results);
-std::string format_table(const std::vector<table_row> &rows);
+// A value as the table prints it: "25.9", "1213", "unavailable", "failed", "-".
+std::string format_value(const std::optional<measurement> &m);
 
 // Draws ns per hit against regions and against threads, umn beside UCX, as
 // SVG (PNG if `path` ends in .png) through gnuplot. 0 or a negative errno; *why says what failed.

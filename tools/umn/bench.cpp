@@ -3,6 +3,7 @@
 // (bench/), as a table with the ratio umn/UCX per row, Google Benchmark's
 // JSON with that table added, and optionally a gnuplot SVG.
 #include "commands.hpp"
+#include "table.hpp"
 
 #include "benchmarks.hpp"
 #include "core/notifier.hpp"
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -68,6 +70,34 @@ int write_json(const std::string &from, const std::string &to,
     return out.good() ? 0 : -EIO;
 }
 
+// "unavailable" as "n/a" keeps the value columns narrow; the notes say why.
+std::string value_cell(const std::optional<bench::measurement> &m) {
+    std::string v = bench::format_value(m);
+    return v == "unavailable" ? "n/a" : v;
+}
+
+std::string format_table(const std::vector<bench::table_row> &rows) {
+    table t({{"row", 36},
+             {"umn side", 9},
+             {"unit", 12},
+             {"UCX", 11, true},
+             {"umn", 11, true},
+             {"umn/UCX", 8, true},
+             {"verdict", 7},
+             {"target", 0}});
+    std::set<std::string> notes;  // side + reason, once each
+    for (const bench::table_row &r : rows) {
+        t.row({r.workload, r.umn_side.empty() ? "-" : r.umn_side, r.unit, value_cell(r.ucx),
+               value_cell(r.umn), r.ratio() > 0 ? fmt::format("{:.2f}x", r.ratio()) : "-",
+               r.verdict, r.target});
+        for (const auto *m : {&r.ucx, &r.umn})
+            if (*m && !(*m)->error.empty()) notes.insert((*m)->side + ": " + (*m)->error);
+    }
+    std::string out = t.render();
+    for (const std::string &n : notes) out += paragraph("  note: ", n);
+    return out;
+}
+
 void print_header(const bench_options &o) {
     utsname u = {};
     uname(&u);
@@ -111,7 +141,7 @@ int bench(const bench_options &o) {
     benchmark::Shutdown();
 
     std::vector<bench::table_row> rows = bench::make_table(results.results());
-    fmt::print("\n{}", bench::format_table(rows));
+    fmt::print("\n{}", format_table(rows));
     int status = 0;
     if (write_json(json, o.json, rows) == 0)
         fmt::print("\nJSON (Google Benchmark's, plus \"umn_table\"): {}\n", o.json);

@@ -9,11 +9,13 @@
 
 namespace umn::cli {
 
-int info();
+// `umn info`; `json`: one JSON document instead of text.
+int info(bool json);
 
 struct check_options {
     std::vector<std::string> monitors;  // empty: every usable monitor
     std::vector<std::string> cases;     // empty: every case
+    bool list = false;                  // list the cases, run nothing
     bool json = false;
 };
 int check(const check_options &o);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "commands.hpp"
+#include "table.hpp"
+#include "usage.hpp"
 
 #include "core/notifier.hpp"
 #include "monitor/hooks.hpp"
@@ -8,9 +10,12 @@
 #include "pagemap.hpp"
 #include "registrar/ibverbs.hpp"
 
+#include <umn/ofi.h>
+
 #include "os/raw_syscall.hpp"
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -23,10 +28,6 @@
 namespace umn::cli {
 
 namespace {
-
-void print_monitor(const char *name, const probe_result &r) {
-    fmt::print("  {:<8} {:<4} {}\n", name, r.error ? "no" : "yes", r.detail);
-}
 
 double elapsed_ns(void (*unmap)(void *), void *page) {
     auto t0 = std::chrono::steady_clock::now();
@@ -85,45 +86,172 @@ double munmap_cost(umn_monitor m) {
     return v;
 }
 
-void print_costs() {
-    fmt::print("cost here, added to a munmap of one registered page (median of 200):\n ");
-    for (umn_monitor m : {UMN_MONITOR_KERNEL, UMN_MONITOR_HOOKS, UMN_MONITOR_UFFD}) {
-        double v = munmap_cost(m);
-        if (v < 0)
-            fmt::print(" {} unusable", monitor_name(m));
-        else
-            fmt::print(" {} {:.0f} ns", monitor_name(m), v);
-        fmt::print("{}", m == UMN_MONITOR_UFFD ? "\n" : ",");
+// The libfabric plugin (include/umn/ofi.h): FI_PROVIDER_PATH=dir loads it.
+struct fabric_plugin {
+    uint32_t built_for = umn_ofi_built_for();  // FI_VERSION; 0: built without libfabric
+    std::string dir = umn_ofi_plugin_dir();
+    std::string path = dir + "/" UMN_OFI_PLUGIN_NAME;
+    bool present = access(path.c_str(), R_OK) == 0;
+
+    std::string libfabric() const {
+        return fmt::format("{}.{}", built_for >> 16, built_for & 0xffff);
     }
-    fmt::print("  (`umn bench` compares every row with UCX: miss, invalidate, munmap, memory)\n");
+    const char *status() const {
+        return !built_for ? "not built" : present ? "installed" : "missing";
+    }
+    std::string text() const {
+        if (!built_for)
+            return "not built (libumn was built without libfabric's headers, package "
+                   "libfabric-dev)";
+        if (!present)
+            return fmt::format("built for libfabric {}, but {} is missing (not installed)",
+                               libfabric(), path);
+        return fmt::format("{} for libfabric {}; FI_PROVIDER_PATH={} loads it into a program", path,
+                           libfabric(), dir);
+    }
+};
+
+// Everything `umn info` reports, gathered once, printed as text or JSON.
+struct facts {
+    struct monitor {
+        umn_monitor id;
+        probe_result probe;
+        double munmap_cost_ns;  // negative: unusable (an errno)
+    };
+    std::vector<monitor> monitors;
+    std::vector<hook_entry> hooks;
+    umn_monitor chosen;
+    std::string why;
+    bool ground_truth;
+    probe_result ibverbs;
+    std::vector<option_view> options;
+    fabric_plugin plugin;
+};
+
+facts gather() {
+    facts f;
+    for (umn_monitor m : {UMN_MONITOR_KERNEL, UMN_MONITOR_UFFD, UMN_MONITOR_HOOKS}) {
+        probe_result p = m == UMN_MONITOR_KERNEL ? probe_kernel()
+                         : m == UMN_MONITOR_UFFD ? probe_uffd()
+                                                 : probe_hooks();
+        f.monitors.push_back({m, p, munmap_cost(m)});
+    }
+    f.hooks = hooks_report();
+    f.chosen = choose_monitor(UMN_MONITOR_AUTO, &f.why);
+    f.ground_truth = testkit::pagemap().available();
+    f.ibverbs = verbs::probe();
+    f.options = describe_options();
+    return f;
+}
+
+const char *const ground_truth_text[] = {"unavailable (frame numbers need root)",
+                                         "physical frames from /proc/self/pagemap"};
+
+// Every UMN_* variable: the value in use and the default, like `ucx_info -c`.
+void print_options(const std::vector<option_view> &options) {
+    fmt::print("\nenvironment (every UMN_* variable umn reads):\n");
+    table t({{"variable", 24}, {"value", 16}, {"default", 16}, {"meaning", 0}}, 2, 2);
+    for (const option_view &v : options) {
+        t.row({v.name, v.value, v.default_text, v.doc});
+        if (!v.error.empty()) t.note(fmt::format("refused: {}", v.error));
+    }
+    fmt::print("{}", t.render());
+}
+
+// "name  yes|no  why" rows: the monitors, the registrars.
+void print_probes(const std::vector<std::pair<std::string, probe_result>> &probes) {
+    table t({{"", 8}, {"", 3}, {"", 0}}, 2, 2);
+    for (const auto &[name, p] : probes) t.row({name, p.error ? "no" : "yes", p.detail});
+    fmt::print("{}", t.render());
+}
+
+void print_text(const facts &f) {
+    fmt::print("{}\n\nmonitors:\n", version_text("umn"));
+    std::vector<std::pair<std::string, probe_result>> monitors;
+    for (const facts::monitor &m : f.monitors) monitors.push_back({monitor_name(m.id), m.probe});
+    print_probes(monitors);
+
+    fmt::print("\nhooks entries (libc functions and their aliases, the loader's own copies):\n");
+    table hooks({{"", 6}, {"", 18}, {"", 18}, {"", 0}}, 2, 2);
+    for (const hook_entry &h : f.hooks) hooks.row({h.library, h.name, h.how, h.detail});
+    fmt::print("{}", hooks.render());
+
+    fmt::print("\n{}",
+               paragraph("AUTO chooses: ", fmt::format("{} ({})", monitor_name(f.chosen), f.why)));
+    fmt::print("{}", paragraph("",
+                               "cost here, added to a munmap of one registered page (median of "
+                               "200; `umn bench` compares each monitor with UCX):"));
+    table costs({{"", 8}, {"", 0}}, 2, 2);
+    for (const facts::monitor &m : f.monitors)
+        costs.row({monitor_name(m.id),
+                   m.munmap_cost_ns < 0 ? "unusable" : fmt::format("{:.0f} ns", m.munmap_cost_ns)});
+    fmt::print("{}", costs.render());
+    fmt::print("\n{}",
+               paragraph("ground truth for `umn check`: ", ground_truth_text[f.ground_truth]));
+
+    print_options(f.options);
+
+    fmt::print("\nregistrars:\n");
+    print_probes({{"ibverbs", f.ibverbs}});
+    fmt::print("\n{}", paragraph("libfabric plugin: ", f.plugin.text()));
+}
+
+nlohmann::json probe_json(const probe_result &p) {
+    return {{"usable", p.error == 0}, {"reason", p.detail}};
+}
+
+void print_json(const facts &f) {
+    nlohmann::json out;
+    out["version"] = {{"umn", UMN_PROJECT_VERSION},
+                      {"libumn", fmt::format("{}.{}", UMN_VERSION_MAJOR, UMN_VERSION_MINOR)}};
+    out["monitors"] = nlohmann::json::array();
+    for (const facts::monitor &m : f.monitors) {
+        nlohmann::json j = probe_json(m.probe);
+        j["name"] = monitor_name(m.id);
+        j["munmap_cost_ns"] =
+            m.munmap_cost_ns < 0 ? nlohmann::json(nullptr) : nlohmann::json(m.munmap_cost_ns);
+        out["monitors"].push_back(j);
+    }
+    out["auto"] = {{"monitor", monitor_name(f.chosen)}, {"why", f.why}};
+    out["hooks_entries"] = nlohmann::json::array();
+    for (const hook_entry &h : f.hooks)
+        out["hooks_entries"].push_back({{"library", h.library},
+                                        {"name", h.name},
+                                        {"how", h.how},
+                                        {"detail", h.detail},
+                                        {"patched", h.patched}});
+    out["ground_truth"] = {{"available", f.ground_truth},
+                           {"source", ground_truth_text[f.ground_truth]}};
+    nlohmann::json ibverbs = probe_json(f.ibverbs);
+    ibverbs["name"] = "ibverbs";
+    out["registrars"] = nlohmann::json::array({ibverbs});
+    out["variables"] = nlohmann::json::array();
+    for (const option_view &v : f.options)
+        out["variables"].push_back(
+            {{"name", v.name},
+             {"value", v.value},
+             {"default", v.default_text},
+             {"set", v.set},
+             {"doc", v.doc},
+             {"refused", v.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.error)}});
+    const fabric_plugin &p = f.plugin;
+    out["libfabric_plugin"] = {
+        {"status", p.status()},
+        {"built_for_libfabric", p.built_for ? nlohmann::json(p.libfabric()) : nullptr},
+        {"path", p.path},
+        {"fi_provider_path", p.dir}};
+    fmt::print("{}\n", out.dump(2));
 }
 
 }  // namespace
 
-int info() {
-    fmt::print("umn {}.{}\n\nmonitors:\n", UMN_VERSION_MAJOR, UMN_VERSION_MINOR);
-    print_monitor("kernel", probe_kernel());
-    print_monitor("uffd", probe_uffd());
-    print_monitor("hooks", probe_hooks());
-    fmt::print("\nhooks entries (libc functions and their aliases, the loader's own copies):\n");
-    for (const hook_entry &h : hooks_report())
-        fmt::print("  {:<6} {:<8} {:<18} {}\n", h.library, h.name, h.how, h.detail);
-    fmt::print("\nenvironment:\n");
-    for (const option_view &v : describe_options()) {
-        fmt::print("  {:<22} {:<16} (default {}) {}\n", v.name, v.value, v.default_text, v.doc);
-        if (!v.error.empty()) fmt::print("  {:<22} refused: {}\n", "", v.error);
-    }
-    std::string why;
-    umn_monitor chosen = choose_monitor(UMN_MONITOR_AUTO, &why);
-    fmt::print("\nAUTO chooses: {} ({})\n", monitor_name(chosen), why);
-    print_costs();
-    testkit::pagemap pm;
-    fmt::print("ground truth for `umn check`: {}\n", pm.available()
-                                                         ? "physical frames from /proc/self/pagemap"
-                                                         : "unavailable (frame numbers need root)");
-    fmt::print("\nregistrars:\n");
-    print_monitor("ibverbs", verbs::probe());
-    return 0;
+int info(bool json) {
+    facts f = gather();
+    if (json)
+        print_json(f);
+    else
+        print_text(f);
+    return exit_ok;
 }
 
 }  // namespace umn::cli
