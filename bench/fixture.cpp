@@ -55,10 +55,22 @@ void mapping::unmap() {
     base_ = nullptr;
 }
 
-double now_ns() {
+namespace {
+
+double clock_ns(clockid_t clock) {
     timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock, &t);
     return static_cast<double>(t.tv_sec) * 1e9 + static_cast<double>(t.tv_nsec);
+}
+
+}  // namespace
+
+double now_ns() {
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+double thread_cpu_ns() {
+    return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 long resident_bytes() {

@@ -40,6 +40,7 @@ class mapping {
 };
 
 double now_ns();        // CLOCK_MONOTONIC
+double thread_cpu_ns();  // this thread's CPU time: what preemption does not inflate
 long resident_bytes();  // this process's resident set, from /proc/self/statm
 double median(std::vector<double> v);
 
