@@ -79,7 +79,10 @@ core::~core() {
         source_.unwatch(r->start, r->end);
         delete r;
     });
-    if (event_fd_ >= 0) sys::close_fd(event_fd_);
+    if (event_fd_ >= 0) {
+        if (event_fd_is_ours()) sys::close_fd(event_fd_);
+        source_.drop_shared_fd(source_event_fd_.load(std::memory_order_relaxed));
+    }
 }
 
 const uint64_t *core::generation() const {
@@ -168,14 +171,34 @@ long core::drain(uint64_t *cookies, size_t max) {
 }
 
 int core::poll_fd() {
-    guard g(*this);
-    if (event_fd_ < 0) {
-        int fd = sys::make_eventfd();
-        if (fd < 0) return fd;
-        event_fd_ = fd;
-        readable_ = false;
-        set_readable(invalid_head_ != nullptr);
+    std::lock_guard update(update_lock_);  // event_fd_ changes under both locks
+    if (event_fd_ >= 0 && event_fd_is_ours()) return event_fd_;
+    if (event_fd_ >= 0) {
+        // The application closed it (the number may be someone else's now):
+        // let go of the source's copy only, and make a new one.
+        int old_source_fd;
+        {
+            guard g(*this);
+            old_source_fd = source_event_fd_.exchange(-1, std::memory_order_relaxed);
+            event_fd_ = -1;
+            readable_ = false;
+        }
+        source_.drop_shared_fd(old_source_fd);
     }
+    int fd = sys::make_eventfd();
+    if (fd < 0) return fd;
+    int shared = source_.share_fd(fd);
+    if (shared < 0) {
+        sys::close_fd(fd);
+        return shared;
+    }
+    sys::file_id id = sys::identify(fd);
+    guard g(*this);
+    event_fd_ = fd;
+    event_fd_id_ = id;
+    source_event_fd_.store(shared, std::memory_order_release);  // pairs with announce_event()
+    readable_ = false;
+    set_readable(invalid_head_ != nullptr, event_fd_);
     return event_fd_;
 }
 
@@ -222,16 +245,38 @@ void core::unlink_invalid(registration *r) {
     (r->next ? r->next->prev : invalid_tail_) = r->prev;
     r->prev = r->next = nullptr;
     r->invalid = false;
-    if (!invalid_head_) set_readable(false);
+    if (!invalid_head_) set_readable_by_application(false);
 }
 
-void core::set_readable(bool readable) {
-    if (event_fd_ < 0 || readable == readable_) return;
+// lock_ held. fd names the eventfd in the calling thread's descriptor table.
+void core::set_readable(bool readable, int fd) {
+    if (fd < 0 || readable == readable_) return;
     readable_ = readable;
     if (readable)
-        sys::eventfd_raise(event_fd_);
+        sys::eventfd_raise(fd);
     else
-        sys::eventfd_clear(event_fd_);
+        sys::eventfd_clear(fd);
+}
+
+// lock_ held. Touches the application's number only while it is still ours.
+void core::set_readable_by_application(bool readable) {
+    if (event_fd_ < 0 || readable == readable_) return;
+    if (!event_fd_is_ours()) return;
+    set_readable(readable, event_fd_);
+}
+
+// lock_ held. A source sharing the application's table checks the number
+// still names an eventfd; a private copy cannot have been closed.
+void core::set_readable_by_source(bool readable) {
+    const int fd = source_event_fd_.load(std::memory_order_relaxed);
+    if (fd < 0 || readable == readable_) return;
+    if (fd == event_fd_ && !(sys::identify(fd) == event_fd_id_)) return;
+    set_readable(readable, fd);
+}
+
+bool core::event_fd_is_ours() const {
+    return sys::identify(event_fd_) == event_fd_id_ &&
+           source_.same_file(event_fd_, source_event_fd_.load(std::memory_order_relaxed));
 }
 
 // Unlinks every live registration overlapping [start, end) from the address
@@ -262,7 +307,7 @@ bool core::invalidate_locked(uintptr_t start, uintptr_t end) {
         append_invalid(r);
         r = next;
     }
-    if (invalid_head_) set_readable(true);
+    if (invalid_head_) set_readable_by_source(true);
     return found;
 }
 
@@ -273,6 +318,27 @@ void core::invalidate(uintptr_t start, uintptr_t end) {
 
 void core::publish() {
     publish_at_least(announced_);
+}
+
+// The eventfd is raised without lock_: an application thread blocked in this
+// event's munmap may hold lock_ (a signal handler's munmap). readable_ is put
+// back in step by publish_event().
+void core::announce_event() {
+    announce();
+    const int fd = source_event_fd_.load(std::memory_order_acquire);
+    if (fd >= 0) sys::eventfd_raise(fd);
+}
+
+void core::publish_event() {
+    {
+        guard g(*this);
+        const int fd = source_event_fd_.load(std::memory_order_relaxed);
+        if (fd >= 0) {
+            readable_ = invalid_head_ != nullptr;
+            if (!readable_) sys::eventfd_clear(fd);  // the event invalidated nothing
+        }
+    }
+    publish();
 }
 
 // E2: a release max-store, since deferred invalidations publish too.

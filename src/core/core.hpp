@@ -8,7 +8,7 @@
 //                 system calls, allocation and free. Event sources never
 //                 take it.
 //   lock_         protects both trees, the invalid list, the counters and the
-//                 eventfd. Held for a few hundred instructions at most: no
+//                 readiness eventfd's state. Held for a few hundred instructions at most: no
 //                 allocation, no free, no blocking system call inside. Taken
 //                 by event sources (the userfaultfd monitor thread, a hooked
 //                 libc call) and, nested inside update_lock_, by the
@@ -35,6 +35,19 @@
 //   monitor thread, or lock_ for invalidate_now()). published_ only grows
 //   (a max-store): a deferred invalidation (below) publishes too.
 //
+// Readiness (umn_notifier_fd)
+//   An eventfd, readable while cookies wait. Application threads use the
+//   number umn_notifier_fd() returned (event_fd_), and only after the source
+//   confirms it is still that file (the application may close any number;
+//   without a private table a source can only check that the number still
+//   names an eventfd, file_id_);
+//   the source's own thread uses its copy (source_event_fd_, the same number
+//   unless the source keeps a private descriptor table). announce_event()
+//   makes it readable before the unmapping thread is released (without lock_,
+//   which that thread may hold), so a poller woken by the generation finds
+//   POLLIN too; publish_event() clears it again if the event invalidated
+//   nothing: a poller may wake once for an event that was not its own.
+//
 // Deferred invalidation (a hooked call in a signal handler)
 //   invalidate_now() runs inside hooked libc calls, also in signal handlers
 //   that may have interrupted this very thread inside a lock_ section (any
@@ -52,6 +65,7 @@
 
 #include "core/treap.hpp"
 #include "monitor/monitor.hpp"
+#include "os/sys.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -103,6 +117,10 @@ class core final : public backend {
     void announce();
     void invalidate(uintptr_t start, uintptr_t end);
     void publish();
+    // announce/publish plus the readiness of umn_notifier_fd (see the top):
+    // for a source whose caller is released before invalidate() runs.
+    void announce_event();
+    void publish_event();
     // announce + invalidate + publish in one critical section, moving the
     // generation only if a registration overlaps. Returns whether one did.
     bool invalidate_now(uintptr_t start, uintptr_t end);
@@ -140,7 +158,10 @@ class core final : public backend {
     void unlink_invalid(registration *r);
     void forget(registration *r);
     void wait_published() const;
-    void set_readable(bool readable);
+    void set_readable(bool readable, int fd);
+    void set_readable_by_source(bool readable);
+    void set_readable_by_application(bool readable);
+    bool event_fd_is_ours() const;
     void release(registration *list);
 
     // Both on one MADV_WIPEONFORK page (see the top).
@@ -165,7 +186,9 @@ class core final : public backend {
     registration *invalid_tail_ = nullptr;
     size_t count_ = 0;  // live plus undrained
     size_t limit_;
-    int event_fd_ = -1;
+    int event_fd_ = -1;                     // the application's number (umn_notifier_fd)
+    std::atomic<int> source_event_fd_{-1};  // the same file, as the source's thread names it
+    sys::file_id event_fd_id_{};
     bool readable_ = false;
 
     std::mutex update_lock_;

@@ -41,8 +41,8 @@ class backend {
 //   - the source calls core::invalidate() for every range whose pages may
 //     have changed, before the call that changed them returns to its caller;
 //   - a source that learns of the event only after the caller is released
-//     (userfaultfd) calls core::announce() before releasing it and
-//     core::publish() once the cookies are on the invalid list.
+//     (userfaultfd) calls core::announce_event() before releasing it and
+//     core::publish_event() once the cookies are on the invalid list.
 class event_source {
   public:
     virtual ~event_source() = default;
@@ -53,6 +53,17 @@ class event_source {
     // counted by the source).
     virtual int watch(uintptr_t start, uintptr_t end) = 0;
     virtual void unwatch(uintptr_t start, uintptr_t end) = 0;
+
+    // A core's readiness eventfd `fd`, just made by an application thread,
+    // as the thread that runs this source's events names it: fd itself for a
+    // source that runs in application threads, a copy in its own descriptor
+    // table for one that keeps a private table. Negative errno on failure.
+    virtual int share_fd(int fd) { return fd; }
+    // Lets go of share_fd()'s result (never closes the application's number).
+    virtual void drop_shared_fd(int source_fd) { (void)source_fd; }
+    // Whether the application's descriptor `fd` still refers to the file
+    // behind `source_fd`: an application may close any number and reuse it.
+    virtual bool same_file(int fd, int source_fd) { return fd == source_fd; }
 };
 
 // Whether a monitor can be used in this process, and why not.

@@ -6,12 +6,28 @@
 // Ranges are registered in UFFDIO_REGISTER_MODE_WP and never write-protected:
 // the process gets UNMAP/REMOVE/REMAP events and has no page-fault duty.
 //
+// Descriptors (an application may close every descriptor, closefrom(3), and
+// reuse the numbers at any time)
+//   The monitor thread keeps a private descriptor table (unshare(CLONE_FILES))
+//   holding only the userfaultfd, its end of a control socket and a copy of
+//   the application's end: the application's closes never reach the reader,
+//   and the reader never polls or reads a number the application reused.
+//   Application threads use their numbers for the userfaultfd and the control
+//   socket only after kcmp(KCMP_FILE) confirms each is still the file the
+//   monitor thread holds; otherwise they take a fresh copy from the monitor
+//   thread's table (pidfd_getfd, Linux >= 6.9) or fail with -EBADF. A core's
+//   readiness eventfd reaches the monitor's table over the control socket
+//   (SCM_RIGHTS): the reader writes its own copy.
+//
 // Locking rules
-//   list_lock_   the list of attached cores. The monitor thread holds it from
-//                announce to publish; attach/detach take it briefly. Nobody
-//                holding it unmaps memory or waits for the monitor thread.
-//   watch_lock_  the per-page watch counts and the REGISTER/UNREGISTER
-//                ioctls. Application threads only; never the monitor thread.
+//   list_lock_    the list of attached cores. The monitor thread holds it from
+//                 announce to publish; attach/detach take it briefly. Nobody
+//                 holding it unmaps memory or waits for the monitor thread.
+//   watch_lock_   the watched ranges, the REGISTER/UNREGISTER ioctls and the
+//                 application's userfaultfd number. Application threads only;
+//                 never the monitor thread.
+//   request_lock_ one request at a time on the control socket (application
+//                 threads; the monitor thread answers without a lock).
 //   Order: list_lock_ -> core::lock_ (inside core::invalidate). The monitor
 //   thread takes no other lock, allocates nothing and never unmaps or frees
 //   memory, so an application thread blocked in munmap (waiting for the
@@ -21,25 +37,29 @@
 //   The kernel releases the unmapping thread when read() dequeues its event,
 //   before the monitor has done anything with it. So the monitor polls until
 //   an event is pending, moves every attached core's generation (E1 in
-//   core.hpp), and only then reads exactly one event: the event it reads is
-//   the oldest, queued before poll returned, so its thread is still blocked
-//   when the generation moves. Reading several at once could dequeue an event
-//   queued after the announce. Getters wait for publish (E2).
+//   core.hpp) and makes its umn_notifier_fd readable, and only then reads
+//   exactly one event: the event it reads is the oldest, queued before poll
+//   returned, so its thread is still blocked when the generation moves.
+//   Reading several at once could dequeue an event queued after the
+//   announce. Getters wait for publish (E2).
 #include "core/core.hpp"
 #include "monitor/monitor.hpp"
+#include "monitor/uffd_watch.hpp"
 #include "os/sys.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <linux/userfaultfd.h>
-#include <map>
 #include <mutex>
 #include <new>
 #include <poll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
@@ -52,6 +72,9 @@
 #endif
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
 #endif
 
 namespace umn {
@@ -119,53 +142,134 @@ int open_initialized(std::string *why) {
     return fd;
 }
 
-// UFFDIO_REGISTER says EINVAL both for a range with nothing mapped and for
-// memory userfaultfd cannot watch (file-backed private mappings): tell them
-// apart so the caller learns which.
-int register_error(uintptr_t start, uintptr_t end, int error) {
-    if (error != EINVAL) return -error;
-    unsigned char present[64];
-    const uintptr_t chunk = sizeof present * sys::page_size();
-    for (uintptr_t at = start; at < end; at += chunk) {
-        size_t len = std::min(chunk, end - at);
-        if (mincore(reinterpret_cast<void *>(at), len, present)) return -EFAULT;
-    }
-    return -ENOTSUP;
+pid_t current_tid() {
+    return static_cast<pid_t>(syscall(SYS_gettid));
 }
 
-class uffd_monitor final : public event_source {
+// Whether the calling thread's descriptor `fd` is the file that thread `tid`
+// names `its_fd`. Without kcmp (CONFIG_KCMP) only whether fd is open.
+bool same_file_in(pid_t tid, int fd, int its_fd) {
+    if (fd < 0 || its_fd < 0) return false;
+    long r = syscall(SYS_kcmp, current_tid(), tid, KCMP_FILE, fd, its_fd);
+    if (r >= 0) return r == 0;
+    if (errno == ENOSYS || errno == EPERM) return fcntl(fd, F_GETFD) >= 0;
+    return false;  // EBADF: fd is closed
+}
+
+// A new descriptor in the calling thread's table for the file that thread
+// `tid` names `its_fd`, or -EBADF.
+int copy_from_thread(pid_t tid, int its_fd) {
+    long pidfd = syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+    if (pidfd < 0) return -EBADF;
+    long fd = syscall(SYS_pidfd_getfd, static_cast<int>(pidfd), its_fd, 0);  // close-on-exec
+    sys::close_fd(static_cast<int>(pidfd));
+    return fd < 0 ? -EBADF : static_cast<int>(fd);
+}
+
+// Closes every descriptor of the calling thread's table but the three kept.
+void close_all_but(int a, int b, int c) {
+    int keep[3] = {a, b, c};
+    std::sort(keep, keep + 3);
+    unsigned from = 0;
+    for (int fd : keep) {
+        if (static_cast<unsigned>(fd) > from) syscall(SYS_close_range, from, fd - 1, 0);
+        from = static_cast<unsigned>(fd) + 1;
+    }
+    syscall(SYS_close_range, from, ~0u, 0);
+}
+
+// One message on the control socket. share: the descriptor travels as
+// SCM_RIGHTS and the answer is its number in the monitor's table; drop: the
+// monitor closes `fd` in its table, no answer.
+struct control_message {
+    enum kind_t : int { share, drop } kind;
+    int fd;
+};
+
+union control_buffer {
+    char bytes[CMSG_SPACE(sizeof(int))];
+    cmsghdr align;
+};
+
+ssize_t send_message(int socket, const control_message &m, int passed_fd) {
+    iovec iov{const_cast<control_message *>(&m), sizeof m};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    control_buffer control{};
+    if (passed_fd >= 0) {
+        msg.msg_control = control.bytes;
+        msg.msg_controllen = sizeof control.bytes;
+        cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &passed_fd, sizeof passed_fd);
+    }
+    ssize_t n;
+    do n = sendmsg(socket, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+// Receives one message; *passed_fd is the descriptor it carried or -1.
+ssize_t receive_message(int socket, control_message *m, int *passed_fd) {
+    iovec iov{m, sizeof *m};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    control_buffer control{};
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = sizeof control.bytes;
+    ssize_t n;
+    do n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    *passed_fd = -1;
+    cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+        std::memcpy(passed_fd, CMSG_DATA(c), sizeof *passed_fd);
+    return n;
+}
+
+class uffd_monitor final : public event_source, private uffd_descriptor {
   public:
-    explicit uffd_monitor(int fd) : fd_(fd) {}
+    explicit uffd_monitor(int fd) : uffd_(fd), private_uffd_(fd), watched_(*this) {}
 
     int attach(core &c) override;
     void detach(core &c) override;
     int watch(uintptr_t start, uintptr_t end) override;
     void unwatch(uintptr_t start, uintptr_t end) override;
+    int share_fd(int fd) override;
+    void drop_shared_fd(int source_fd) override;
+    bool same_file(int fd, int source_fd) override;
     void forget();
 
   private:
-    struct segment {
-        uintptr_t end;
-        size_t count;
-    };
-    using segments = std::map<uintptr_t, segment>;
-
+    // The userfaultfd as the calling application thread names it (see the
+    // top), or -EBADF. watch_lock_ held.
+    int own_uffd() override;
     int start_thread();
+    int enter_private_table();
     void run();
     void handle_one_event();
+    void handle_request();
     void dispatch(const uffd_msg &msg);
     void invalidate_all(uintptr_t start, uintptr_t end);
-    void split_at(uintptr_t at);
-    void count_down(uintptr_t start, uintptr_t end);
+    int own_descriptor(int *number, int private_number);
 
-    int fd_;
-    int stop_fd_ = -1;
+    int uffd_;                      // the application's number
+    const int private_uffd_;        // the monitor thread's number
+    int control_ = -1;              // the application's end of the control socket
+    int private_control_ = -1;      // the monitor thread's end, in its table
+    int private_control_app_ = -1;  // the application's end, in the monitor's table
+    pid_t monitor_tid_ = 0;
     std::mutex list_lock_;
     core *cores_ = nullptr;
     std::thread thread_;
-    std::atomic<bool> started_{false};
+    std::atomic<int> start_state_{1};  // 1 starting, 0 running, < 0 failed
+    std::mutex request_lock_;
     std::mutex watch_lock_;
-    segments watched_;  // disjoint page ranges with their watch counts
+    uffd_watch watched_;
 };
 
 int uffd_monitor::attach(core &c) {
@@ -191,8 +295,10 @@ void uffd_monitor::detach(core &c) {
 // The thread runs for the rest of the process: stopping it while any range is
 // still registered would hang every thread that unmaps that range.
 int uffd_monitor::start_thread() {
-    stop_fd_ = sys::make_eventfd();
-    if (stop_fd_ < 0) return stop_fd_;
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair)) return -errno;
+    control_ = private_control_app_ = pair[0];
+    private_control_ = pair[1];
     // The monitor thread must never run an application signal handler: one
     // that unmaps registered memory would wait for its own read forever.
     sys::signal_mask old;
@@ -204,38 +310,72 @@ int uffd_monitor::start_thread() {
         // first notifier opened must not copy a thread still starting up
         // (seen under ASan: the child inherited an allocator mutex the
         // starting thread held and hung in its first allocation).
-        started_.wait(false, std::memory_order_acquire);
+        start_state_.wait(1, std::memory_order_acquire);
+        rc = start_state_.load(std::memory_order_acquire);
     } catch (const std::system_error &e) {
         rc = e.code().value() ? -e.code().value() : -EAGAIN;
     } catch (const std::bad_alloc &) {
         rc = -ENOMEM;
     }
     sys::restore_signals(old);
+    sys::close_fd(private_control_);  // this table's copy; the monitor keeps its own
     if (rc) {
-        sys::close_fd(stop_fd_);
-        stop_fd_ = -1;
+        if (thread_.joinable()) thread_.join();
+        sys::close_fd(control_);
+        control_ = private_control_ = private_control_app_ = -1;
     }
     return rc;
 }
 
+// Runs in the monitor thread: its own descriptor table, holding only what it
+// uses. 0 or a negative errno.
+int uffd_monitor::enter_private_table() {
+    if (unshare(CLONE_FILES)) return -errno;
+    close_all_but(private_uffd_, private_control_, private_control_app_);
+    // Another thread may have closed our numbers before the copy was taken.
+    if (fcntl(private_uffd_, F_GETFD) < 0 || fcntl(private_control_, F_GETFD) < 0) return -EBADF;
+    monitor_tid_ = current_tid();
+    return 0;
+}
+
 void uffd_monitor::run() {
-    started_.store(true, std::memory_order_release);
-    started_.notify_one();
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    int rc = enter_private_table();
+    start_state_.store(rc, std::memory_order_release);
+    start_state_.notify_one();
+    if (rc) return;
+    pollfd fds[2] = {{private_uffd_, POLLIN, 0}, {private_control_, POLLIN, 0}};
     for (;;) {
         if (poll(fds, 2, -1) < 0) continue;  // EINTR cannot happen (signals blocked)
-        if (fds[1].revents) return;
+        if (fds[1].revents & POLLIN) handle_request();
         if (fds[0].revents & POLLIN) handle_one_event();
     }
 }
 
 void uffd_monitor::handle_one_event() {
     std::lock_guard g(list_lock_);
-    for (core *c = cores_; c; c = c->next_attached) c->announce();
+    for (core *c = cores_; c; c = c->next_attached) c->announce_event();
     uffd_msg msg;
-    ssize_t n = read(fd_, &msg, sizeof msg);  // exactly one event: see the top
+    ssize_t n = read(private_uffd_, &msg, sizeof msg);  // exactly one event: see the top
     if (n == static_cast<ssize_t>(sizeof msg)) dispatch(msg);
-    for (core *c = cores_; c; c = c->next_attached) c->publish();
+    for (core *c = cores_; c; c = c->next_attached) c->publish_event();
+}
+
+// Answers one request of an application thread (see control_message).
+void uffd_monitor::handle_request() {
+    control_message m;
+    int passed;
+    if (receive_message(private_control_, &m, &passed) != static_cast<ssize_t>(sizeof m)) {
+        if (passed >= 0) sys::close_fd(passed);
+        return;
+    }
+    if (m.kind == control_message::share) {
+        control_message answer{control_message::share, passed >= 0 ? passed : -EBADF};
+        send_message(private_control_, answer, -1);
+    } else {
+        if (passed >= 0) sys::close_fd(passed);
+        if (m.fd != private_uffd_ && m.fd != private_control_ && m.fd != private_control_app_)
+            sys::close_fd(m.fd);
+    }
 }
 
 void uffd_monitor::invalidate_all(uintptr_t start, uintptr_t end) {
@@ -257,7 +397,7 @@ void uffd_monitor::dispatch(const uffd_msg &msg) {
             uffdio_writeprotect wp{};
             wp.range.start = sys::page_floor(msg.arg.pagefault.address);
             wp.range.len = sys::page_size();
-            ioctl(fd_, UFFDIO_WRITEPROTECT, &wp);
+            ioctl(private_uffd_, UFFDIO_WRITEPROTECT, &wp);
             break;
         }
         default:
@@ -265,79 +405,62 @@ void uffd_monitor::dispatch(const uffd_msg &msg) {
     }
 }
 
-// Makes `at` a segment boundary if it falls inside a segment.
-void uffd_monitor::split_at(uintptr_t at) {
-    auto it = watched_.upper_bound(at);
-    if (it == watched_.begin()) return;
-    --it;
-    if (it->first < at && at < it->second.end) {
-        watched_.emplace(at, segment{it->second.end, it->second.count});
-        it->second.end = at;
-    }
+// *number if it still names the file the monitor thread calls
+// private_number, else a fresh copy (stored in *number), else -EBADF. Never
+// closes *number: once it is not ours it belongs to the application.
+int uffd_monitor::own_descriptor(int *number, int private_number) {
+    if (same_file_in(monitor_tid_, *number, private_number)) return *number;
+    int copy = copy_from_thread(monitor_tid_, private_number);
+    if (copy >= 0) *number = copy;
+    return copy;
+}
+
+int uffd_monitor::own_uffd() {
+    if (monitor_tid_ == 0) return uffd_;  // no monitor thread yet: nothing registered
+    return own_descriptor(&uffd_, private_uffd_);
 }
 
 int uffd_monitor::watch(uintptr_t start, uintptr_t end) {
     std::lock_guard g(watch_lock_);
-    // Registering again is harmless (same context) and needed: the kernel
-    // drops the registration with the mapping, and a new mapping at the same
-    // address is not registered even if our counts say the pages are watched.
-    uffdio_register reg{};
-    reg.range.start = start;
-    reg.range.len = end - start;
-    reg.mode = UFFDIO_REGISTER_MODE_WP;
-    if (ioctl(fd_, UFFDIO_REGISTER, &reg)) return register_error(start, end, errno);
-    uintptr_t at = start;  // [start, at) has its count raised
-    try {
-        split_at(start);
-        split_at(end);
-        auto it = watched_.lower_bound(start);
-        while (at < end) {
-            if (it == watched_.end() || it->first > at) {
-                uintptr_t gap_end = it == watched_.end() ? end : std::min(end, it->first);
-                it = watched_.emplace_hint(it, at, segment{gap_end, 0});
-            }
-            ++it->second.count;
-            at = it->second.end;
-            ++it;
-        }
-    } catch (const std::bad_alloc &) {
-        // Give back what was counted. Pages of [at, end) the kernel now
-        // watches without a count only cost an event nobody wants.
-        count_down(start, at);
-        return -ENOMEM;
-    }
-    return 0;
+    return watched_.add(start, end);
 }
 
 void uffd_monitor::unwatch(uintptr_t start, uintptr_t end) {
     std::lock_guard g(watch_lock_);
-    try {
-        split_at(start);
-        split_at(end);
-    } catch (const std::bad_alloc &) {
-        return;  // watch() made these boundaries; if not, watching too much is safe
-    }
-    count_down(start, end);
+    watched_.remove(start, end);
 }
 
-// Lowers the counts of [start, end), both segment boundaries, and stops
-// watching pages whose count reaches 0. Allocates nothing.
-void uffd_monitor::count_down(uintptr_t start, uintptr_t end) {
-    for (auto it = watched_.lower_bound(start); it != watched_.end() && it->first < end;) {
-        if (--it->second.count > 0) {
-            ++it;
-            continue;
-        }
-        uffdio_range range{it->first, it->second.end - it->first};
-        // Fails harmlessly where the mapping is already gone.
-        ioctl(fd_, UFFDIO_UNREGISTER, &range);
-        it = watched_.erase(it);
-    }
+int uffd_monitor::share_fd(int fd) {
+    std::lock_guard g(request_lock_);
+    int control = own_descriptor(&control_, private_control_app_);
+    if (control < 0) return control;
+    control_message answer{control_message::share, -EBADF};
+    int passed;
+    if (send_message(control, {control_message::share, fd}, fd) < 0 ||
+        receive_message(control, &answer, &passed) != static_cast<ssize_t>(sizeof answer))
+        return -EIO;
+    if (passed >= 0) sys::close_fd(passed);  // never sent; defensive
+    return answer.fd;
 }
 
+void uffd_monitor::drop_shared_fd(int source_fd) {
+    if (source_fd < 0) return;
+    std::lock_guard g(request_lock_);
+    int control = own_descriptor(&control_, private_control_app_);
+    if (control >= 0) send_message(control, {control_message::drop, source_fd}, -1);
+}
+
+bool uffd_monitor::same_file(int fd, int source_fd) {
+    return same_file_in(monitor_tid_, fd, source_fd);
+}
+
+// In a child after fork: this process's table is a copy of the parent's
+// application table. Close our numbers only where they are still ours (the
+// parent's monitor thread still holds the originals).
 void uffd_monitor::forget() {
-    sys::close_fd(fd_);
-    if (stop_fd_ >= 0) sys::close_fd(stop_fd_);
+    if (monitor_tid_ == 0 || same_file_in(monitor_tid_, uffd_, private_uffd_)) sys::close_fd(uffd_);
+    if (control_ >= 0 && same_file_in(monitor_tid_, control_, private_control_app_))
+        sys::close_fd(control_);
 }
 
 std::mutex instance_lock;

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace umn::sys {
@@ -40,6 +41,12 @@ void eventfd_clear(int fd) {
 
 void close_fd(int fd) {
     close(fd);
+}
+
+file_id identify(int fd) {
+    struct stat st;
+    if (fstat(fd, &st)) return {};
+    return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
 }
 
 int open_rdwr(const char *path) {

@@ -18,6 +18,15 @@ int make_eventfd();          // non-blocking, close-on-exec
 void eventfd_raise(int fd);  // makes fd readable
 void eventfd_clear(int fd);  // makes fd unreadable
 void close_fd(int fd);
+
+// What fstat says a descriptor is (device and inode; zeros if closed). Every
+// eventfd shares one inode: equal ids tell "still an eventfd", not which.
+struct file_id {
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    bool operator==(const file_id &) const = default;
+};
+file_id identify(int fd);
 int open_rdwr(const char *path);  // close-on-exec; -errno on failure
 
 // The first character of /proc/sys/NAME ("vm/unprivileged_userfaultfd"), '?'
