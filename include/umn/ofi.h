@@ -30,11 +30,11 @@ extern "C" {
 #endif
 
 struct umn_ofi_params {
-    size_t struct_size;        /* sizeof(struct umn_ofi_params) */
-    enum umn_monitor monitor;  /* AUTO by default (UMN_MONITOR overrides AUTO) */
-    size_t max_subscriptions;  /* live umn registrations kept for libfabric;
-                                  0 = 16384. Beyond it the oldest is dropped and
-                                  libfabric told to forget that range. */
+    size_t struct_size;       /* sizeof(struct umn_ofi_params) */
+    enum umn_monitor monitor; /* AUTO by default (UMN_MONITOR overrides AUTO) */
+    size_t max_subscriptions; /* live umn registrations kept for libfabric;
+                                 0 = 16384. Beyond it the oldest is dropped and
+                                 libfabric told to forget that range. */
 };
 
 /*
@@ -49,17 +49,17 @@ int umn_ofi_import(const struct umn_ofi_params *p /* NULL = defaults */);
 
 /* What the imported monitor did (all zero and -ENOENT before an import). */
 struct umn_ofi_stats {
-    enum umn_monitor monitor;     /* the umn monitor in use */
-    uint64_t subscribes;          /* subscribe calls from libfabric */
-    uint64_t subscribe_failures;  /* subscribes answered with an error */
-    uint64_t unsubscribes;        /* unsubscribe calls (libfabric >= 2.1 only) */
-    uint64_t slow_checks;         /* valid calls made while an invalidation was
-                                     not yet delivered (the others cost one load) */
-    uint64_t invalid_answers;     /* valid calls answered false */
-    uint64_t invalidations;       /* ranges umn invalidated */
-    uint64_t evictions;           /* registrations dropped at max_subscriptions */
-    uint64_t notifies;            /* notify calls made into libfabric */
-    uint64_t live;                /* umn registrations held now */
+    enum umn_monitor monitor;    /* the umn monitor in use */
+    uint64_t subscribes;         /* subscribe calls from libfabric */
+    uint64_t subscribe_failures; /* subscribes answered with an error */
+    uint64_t unsubscribes;       /* unsubscribe calls (libfabric >= 2.1 only) */
+    uint64_t slow_checks;        /* valid calls made while an invalidation was
+                                    not yet delivered (the others cost one load) */
+    uint64_t invalid_answers;    /* valid calls answered false */
+    uint64_t invalidations;      /* ranges umn invalidated */
+    uint64_t evictions;          /* registrations dropped at max_subscriptions */
+    uint64_t notifies;           /* notify calls made into libfabric */
+    uint64_t live;               /* umn registrations held now */
 };
 int umn_ofi_get_stats(struct umn_ofi_stats *out);
 

@@ -59,7 +59,7 @@ extern "C" int umn_ofi_import(const struct umn_ofi_params *p) {
     rc = import_fid(fi_open_ptr, umn::ofi::monitor_fid(m));
     if (rc) {
         umn::ofi::monitor_destroy(m);  // libfabric refused it: nothing holds it
-        return rc < 0 ? rc : -rc;     // libfabric's errors are -errno (-FI_EBUSY == -EBUSY)
+        return rc < 0 ? rc : -rc;      // libfabric's errors are -errno (-FI_EBUSY == -EBUSY)
     }
     imported = m;
     return 0;

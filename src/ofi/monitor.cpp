@@ -100,8 +100,9 @@ using order_list = std::list<subscription>;
 }  // namespace
 
 class import_monitor {
-public:
-    explicit import_monitor(const monitor_params &p) : max_(p.max_subscriptions ? p.max_subscriptions : 1) {}
+  public:
+    explicit import_monitor(const monitor_params &p)
+        : max_(p.max_subscriptions ? p.max_subscriptions : 1) {}
     ~import_monitor();
     int open(umn_monitor monitor);
 
@@ -121,7 +122,7 @@ public:
         import_monitor *self;
     } holder_{};
 
-private:
+  private:
     bool in_child() const { return umn_generation(notifier_) == kChildGeneration; }
     bool valid_slow(const void *addr, size_t len);
     long drain_locked();
@@ -221,7 +222,8 @@ int import_monitor::subscribe(const void *addr, size_t len) {
     std::lock_guard guard(lock_);
     bump(subscribes_);
     // A registration invalidated but not yet drained must not be reused.
-    if (umn_generation(notifier_) != clean_generation_.load(std::memory_order_relaxed) && drain_locked() > 0)
+    if (umn_generation(notifier_) != clean_generation_.load(std::memory_order_relaxed) &&
+        drain_locked() > 0)
         wake();
     if (auto found = by_range_.find(where); found != by_range_.end()) {
         found->second->subscribers++;

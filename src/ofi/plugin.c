@@ -19,6 +19,7 @@ struct fi_provider;
 __attribute__((visibility("default"))) struct fi_provider *fi_prov_ini(void) {
     int rc = umn_ofi_import(NULL);
     if (rc && rc != -EALREADY)
-        fprintf(stderr, "umn: libumn-fi.so: libfabric keeps its own memory monitor: %s\n", strerror(-rc));
+        fprintf(stderr, "umn: libumn-fi.so: libfabric keeps its own memory monitor: %s\n",
+                strerror(-rc));
     return NULL;
 }

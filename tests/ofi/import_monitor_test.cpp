@@ -45,7 +45,8 @@ struct fake_libfabric {
         }
         std::lock_guard cache(f->mm_lock);
         auto a = reinterpret_cast<uintptr_t>(addr);
-        std::erase_if(f->entries, [&](const auto &e) { return e.first < a + len && a < e.first + e.second; });
+        std::erase_if(f->entries,
+                      [&](const auto &e) { return e.first < a + len && a < e.first + e.second; });
         std::lock_guard guard(f->notified_lock);
         f->notified.emplace_back(addr, len);
     }
@@ -71,7 +72,8 @@ class ImportMonitor : public ::testing::Test {
     void SetUp() override { open(umn::ofi::monitor_params{}); }
     void TearDown() override {
         umn::ofi::monitor_destroy(m);
-        EXPECT_EQ(fabric.notify_under_own_lock.load(), 0) << "notify called from inside subscribe/valid";
+        EXPECT_EQ(fabric.notify_under_own_lock.load(), 0)
+            << "notify called from inside subscribe/valid";
     }
     void open(const umn::ofi::monitor_params &p) {
         if (m) umn::ofi::monitor_destroy(m);

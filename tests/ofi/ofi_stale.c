@@ -69,10 +69,10 @@ static void die(const char *what, int rc) {
     fflush(stderr);
     _exit(2);
 }
-#define CHECK(call)                      \
-    do {                                 \
-        int rc_ = (call);                \
-        if (rc_) die(#call, rc_);        \
+#define CHECK(call)               \
+    do {                          \
+        int rc_ = (call);         \
+        if (rc_) die(#call, rc_); \
     } while (0)
 
 static void open_domain(void) {
@@ -139,9 +139,11 @@ static void wait_completion(void) {
 static void transfer(char *buf) {
     struct fid_mr *mr;
     static struct fi_context ctx;
-    CHECK(fi_mr_reg(domain, buf, BUF_LEN, FI_WRITE | FI_READ | FI_SEND | FI_RECV, 0, 0, 0, &mr, NULL));
+    CHECK(fi_mr_reg(domain, buf, BUF_LEN, FI_WRITE | FI_READ | FI_SEND | FI_RECV, 0, 0, 0, &mr,
+                    NULL));
     for (;;) {
-        ssize_t rc = fi_write(ep[0], buf, BUF_LEN, fi_mr_desc(mr), peer, target_addr, target_key, &ctx);
+        ssize_t rc =
+            fi_write(ep[0], buf, BUF_LEN, fi_mr_desc(mr), peer, target_addr, target_key, &ctx);
         if (rc == 0) break;
         if (rc != -FI_EAGAIN) die("fi_write", (int)rc);
         struct fi_cq_entry entry;
@@ -166,7 +168,8 @@ static uint64_t pfn_of(const void *p) {
     int fd = open("/proc/self/pagemap", O_RDONLY);
     uint64_t entry = 0;
     if (fd >= 0) {
-        if (pread(fd, &entry, sizeof entry, (off_t)((uintptr_t)p / 4096 * 8)) != sizeof entry) entry = 0;
+        if (pread(fd, &entry, sizeof entry, (off_t)((uintptr_t)p / 4096 * 8)) != sizeof entry)
+            entry = 0;
         close(fd);
     }
     return entry & ((1ull << 55) - 1);
@@ -232,7 +235,7 @@ struct replacement {
     pid_t (*replace)(char *buf);
 };
 static const struct replacement replacements[] = {
-    {"munmap_mmap", replace_munmap_mmap},   {"map_fixed", replace_map_fixed},
+    {"munmap_mmap", replace_munmap_mmap},     {"map_fixed", replace_map_fixed},
     {"madv_dontneed", replace_madv_dontneed}, {"raw_syscalls", replace_raw_syscalls},
     {"cow_fork", replace_cow_fork},
 };
@@ -259,9 +262,15 @@ static int run_case(const struct replacement *r, int rounds) {
         replaced += pfn_of(buf) != pfn;
         transfer(buf);
         switch (judge(now, before)) {
-        case NEW_DATA: ok++; break;
-        case OLD_DATA: stale++; break;
-        default: other++; break;
+            case NEW_DATA:
+                ok++;
+                break;
+            case OLD_DATA:
+                stale++;
+                break;
+            default:
+                other++;
+                break;
         }
     }
     printf("ofi_stale: case=%s rounds=%d replaced=%d ok=%d stale=%d other=%d pre_bad=%d\n", r->name,
@@ -331,18 +340,24 @@ static void bench(void) {
     uint64_t hit_min = sorted_min(hits, HIT_BATCHES, &hit_med);
     uint64_t cached_min = sorted_min(cached, UNMAPS, &cached_med);
     uint64_t plain_min = sorted_min(plain, UNMAPS, &plain_med);
-    printf("ofi_bench: hit_ns=%llu/%llu munmap_cached_ns=%llu/%llu munmap_plain_ns=%llu/%llu (min/median)\n",
-           (unsigned long long)hit_min, (unsigned long long)hit_med, (unsigned long long)cached_min,
-           (unsigned long long)cached_med, (unsigned long long)plain_min, (unsigned long long)plain_med);
+    printf(
+        "ofi_bench: hit_ns=%llu/%llu munmap_cached_ns=%llu/%llu munmap_plain_ns=%llu/%llu "
+        "(min/median)\n",
+        (unsigned long long)hit_min, (unsigned long long)hit_med, (unsigned long long)cached_min,
+        (unsigned long long)cached_med, (unsigned long long)plain_min,
+        (unsigned long long)plain_med);
     fflush(stdout);
 }
 
 int main(int argc, char **argv) {
     int rounds = 4, do_bench = 0, reopen = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "--rounds=", 9)) rounds = atoi(argv[i] + 9);
-        else if (!strcmp(argv[i], "--bench")) do_bench = 1;
-        else if (!strcmp(argv[i], "--reopen")) reopen = 1;
+        if (!strncmp(argv[i], "--rounds=", 9))
+            rounds = atoi(argv[i] + 9);
+        else if (!strcmp(argv[i], "--bench"))
+            do_bench = 1;
+        else if (!strcmp(argv[i], "--reopen"))
+            reopen = 1;
         else {
             fprintf(stderr, "usage: %s [--rounds=N] [--bench] [--reopen]\n", argv[0]);
             return 2;
@@ -355,7 +370,8 @@ int main(int argc, char **argv) {
         return 2;
     }
 #endif
-    slots = mmap(NULL, (size_t)SLOTS * BUF_LEN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    slots = mmap(NULL, (size_t)SLOTS * BUF_LEN, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (slots == MAP_FAILED) die("reserve", -FI_ENOMEM);
     open_domain();
     if (reopen) {
@@ -373,11 +389,13 @@ int main(int argc, char **argv) {
 #ifdef UMN_IMPORT
     struct umn_ofi_stats s;
     if (umn_ofi_get_stats(&s) == 0)
-        printf("ofi_stale: umn monitor=%d subscribes=%llu slow_checks=%llu invalid_answers=%llu "
-               "invalidations=%llu notifies=%llu evictions=%llu live=%llu\n",
-               (int)s.monitor, (unsigned long long)s.subscribes, (unsigned long long)s.slow_checks,
-               (unsigned long long)s.invalid_answers, (unsigned long long)s.invalidations,
-               (unsigned long long)s.notifies, (unsigned long long)s.evictions, (unsigned long long)s.live);
+        printf(
+            "ofi_stale: umn monitor=%d subscribes=%llu slow_checks=%llu invalid_answers=%llu "
+            "invalidations=%llu notifies=%llu evictions=%llu live=%llu\n",
+            (int)s.monitor, (unsigned long long)s.subscribes, (unsigned long long)s.slow_checks,
+            (unsigned long long)s.invalid_answers, (unsigned long long)s.invalidations,
+            (unsigned long long)s.notifies, (unsigned long long)s.evictions,
+            (unsigned long long)s.live);
 #endif
     printf("ofi_stale: done bad=%d\n", bad);
     fflush(stdout);

@@ -12,7 +12,8 @@
 # call, fi_pingpong). Exit 77 (a skip) when qemu, the kernel, rdma-core or
 # libfabric-bin is missing.
 #   UMN_OFI_ROUNDS=N  rounds per replacement (default 2)
-#   UMN_OFI_BENCH=1   also measure the cost (fi_mr_reg hit, munmap), every monitor
+#   UMN_OFI_BENCH=N   also measure the cost (fi_mr_reg hit, munmap) of every
+#                     monitor in N interleaved passes (default 0: not measured)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../vm
@@ -65,5 +66,5 @@ printf '127.0.0.1 localhost\n10.0.2.15 vm\n' >"$work/hosts"
     echo "rounds=${UMN_OFI_ROUNDS:-2} bench=${UMN_OFI_BENCH:-0}"
     cat "$here/vm_cmd.sh"
 } >"$work/cmd.sh"
-exec "$vm/run.sh" -k "$kdir" -i "$work/ofi.cpio" -t 400 -m 1G \
+exec "$vm/run.sh" -k "$kdir" -i "$work/ofi.cpio" -t $((400 + 80 * ${UMN_OFI_BENCH:-0})) -m 1G \
     -q -netdev -q user,id=n0 -q -device -q virtio-net-pci,netdev=n0 -s "$work/cmd.sh"

@@ -94,9 +94,9 @@ if [ $pp -ne 0 ] || ! grep -q "imported memory monitor" /tmp/pp_client.out; then
 fi
 
 # Cost, same VM: fi_mr_reg cache hit and munmap of a cached buffer, every
-# monitor, three interleaved passes; the summary takes each one's minimum.
-if [ "$bench" = 1 ]; then
-    for pass in 1 2 3; do
+# monitor, $bench interleaved passes; the summary takes each one's minimum.
+if [ "$bench" -gt 0 ]; then
+    for _ in $(seq "$bench"); do
         for monitor in memhooks userfaultfd; do
             FI_MR_CACHE_MONITOR=$monitor ofi_stale --rounds=0 --bench 2>/dev/null |
                 grep "^ofi_bench" | sed "s/^/libfabric-$monitor /"
@@ -107,7 +107,7 @@ if [ "$bench" = 1 ]; then
                 grep "^ofi_bench" | sed "s/^/umn-$monitor /"
         done
     done | tee /tmp/bench.out
-    echo "ofi_vm: cost (minimum of 3 runs, ns; ratio to libfabric-memhooks)"
+    echo "ofi_vm: cost (minimum of $bench runs, ns; ratio to libfabric-memhooks)"
     awk '{
         split($3, h, /[=\/]/); split($4, c, /[=\/]/); split($5, p, /[=\/]/)
         if (!($1 in hit) || h[2] < hit[$1]) hit[$1] = h[2]
