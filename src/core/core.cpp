@@ -61,7 +61,6 @@ core::core(event_source &source)
 
 core::~core() {
     if (attach_error_ == 0) source_.detach(*this);
-    if (words_->opener.load(std::memory_order_relaxed)) sys::unmap_wiped(words_, sizeof *words_);
     std::lock_guard update(update_lock_);
     registration *all;
     {
@@ -83,6 +82,7 @@ core::~core() {
         if (event_fd_is_ours()) sys::close_fd(event_fd_);
         source_.drop_shared_fd(source_event_fd_.load(std::memory_order_relaxed));
     }
+    if (words_->opener.load(std::memory_order_relaxed)) sys::unmap_wiped(words_, sizeof *words_);
 }
 
 const uint64_t *core::generation() const {
