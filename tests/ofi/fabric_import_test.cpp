@@ -76,4 +76,13 @@ TEST(FabricPlugin, LibfabricLoadsThePluginWhichImportsUmn) {
     EXPECT_EQ(import_other_monitor(), -FI_EBUSY);
 }
 
+// Run with FI_PROVIDER_PATH and FI_MR_CACHE_MONITOR=disabled: the user turned
+// libfabric's cache off, and an import would turn it back on.
+TEST(FabricPluginCacheDisabled, ThePluginLeavesLibfabricsCacheOff) {
+    ASSERT_NE(std::getenv("FI_PROVIDER_PATH"), nullptr);
+    init_libfabric();
+    umn_ofi_stats s{};
+    EXPECT_EQ(umn_ofi_get_stats(&s), -ENOENT);
+}
+
 }  // namespace
