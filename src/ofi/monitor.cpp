@@ -50,7 +50,9 @@
 // fork: the child has no delivery thread and umn's calls give -ECHILD; its
 // generation reads UINT64_MAX, so every valid takes the slow path, which
 // answers false before taking any lock, and subscribe fails: the child's
-// libfabric never serves a cached registration.
+// libfabric never serves a cached registration. After a raw clone (no fork
+// handler) the generation of a user-space monitor reads 0: the slow path
+// then gets -ECHILD from umn and answers false too.
 #include "ofi/monitor.hpp"
 
 #include "os/sys.hpp"
@@ -268,18 +270,23 @@ bool import_monitor::valid_slow(const void *addr, size_t len) {
     if (in_child()) return false;
     std::lock_guard guard(lock_);
     bump(slow_checks_);
-    if (drain_locked() > 0) wake();
-    if (by_range_.count(range{reinterpret_cast<uintptr_t>(addr), len})) return true;
+    long drained = drain_locked();
+    if (drained > 0) wake();
+    // An error (-ECHILD in a child made by a raw clone, which runs no fork
+    // handler) means nothing can be vouched for.
+    if (drained >= 0 && by_range_.count(range{reinterpret_cast<uintptr_t>(addr), len})) return true;
     bump(invalid_answers_);
     return false;
 }
 
-// Moves every invalidated registration to the pending list. Caller holds lock_.
+// Moves every invalidated registration to the pending list; returns how
+// many, or umn's error. Caller holds lock_.
 long import_monitor::drain_locked() {
     uint64_t cookies[64];
     long total = 0;
     for (;;) {
         long n = umn_get_invalid(notifier_, cookies, 64);
+        if (n < 0 && total == 0) return n;
         if (n <= 0) break;
         for (long i = 0; i < n; i++) {
             auto found = by_cookie_.find(cookies[i]);

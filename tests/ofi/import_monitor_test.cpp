@@ -12,6 +12,7 @@
 #include <chrono>
 #include <mutex>
 #include <set>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <utility>
@@ -255,6 +256,24 @@ TEST_F(ImportMonitor, ForkedChildNeverValidatesNorSubscribes) {
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     EXPECT_TRUE(hit(buf.get(), page()));  // the parent's registration lives on
+}
+
+// A raw fork runs no fork handler: umn's generation reads 0 there (user-space
+// monitors), not UINT64_MAX, and umn's calls give -ECHILD.
+TEST_F(ImportMonitor, ChildOfARawForkNeverValidates) {
+    umn::test::mapping buf(1);
+    ASSERT_EQ(subscribe(buf.get(), page()), 0);
+    settle();
+    pid_t pid = static_cast<pid_t>(syscall(SYS_fork));
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        bool ok = fid->export_ops->valid(fid, buf.get(), page());
+        _exit(ok ? 1 : 0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_TRUE(hit(buf.get(), page()));
 }
 
 // Threads hit, subscribe and replace pages while the delivery thread takes
