@@ -203,7 +203,9 @@ nlohmann::json probe_json(const probe_result &p) {
 void print_json(const facts &f) {
     nlohmann::json out;
     out["version"] = {{"umn", UMN_PROJECT_VERSION},
-                      {"libumn", fmt::format("{}.{}", UMN_VERSION_MAJOR, UMN_VERSION_MINOR)}};
+                      {"libumn", umn_version()},
+                      {"headers", fmt::format("{}.{}.{}", UMN_VERSION_MAJOR, UMN_VERSION_MINOR,
+                                              UMN_VERSION_PATCH)}};
     out["monitors"] = nlohmann::json::array();
     for (const facts::monitor &m : f.monitors) {
         nlohmann::json j = probe_json(m.probe);

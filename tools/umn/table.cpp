@@ -5,6 +5,21 @@
 
 namespace umn::cli {
 
+namespace {
+
+// Where to cut a word longer than `width`: after the last '(', '/' or ','
+// that keeps the piece within `width` and past its first half, else after
+// such a '_', else at `width`.
+size_t cut_point(const std::string &word, size_t width) {
+    for (const char *marks : {"(/,", "_"}) {
+        size_t at = word.find_last_of(marks, width - 1);
+        if (at != std::string::npos && at + 1 > width / 2) return at + 1;
+    }
+    return width;
+}
+
+}  // namespace
+
 std::vector<std::string> wrap(const std::string &text, size_t width) {
     width = std::max<size_t>(width, 1);
     std::vector<std::string> lines(1);
@@ -23,8 +38,9 @@ std::vector<std::string> wrap(const std::string &text, size_t width) {
             continue;
         }
         if (!last.empty()) lines.emplace_back();
-        for (; word.size() > width; word.erase(0, width)) {
-            lines.back() = word.substr(0, width);
+        for (size_t cut; word.size() > width; word.erase(0, cut)) {
+            cut = cut_point(word, width);
+            lines.back() = word.substr(0, cut);
             lines.emplace_back();
         }
         lines.back() = word;

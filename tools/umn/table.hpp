@@ -13,7 +13,8 @@ namespace umn::cli {
 inline constexpr size_t line_width = 100;
 
 // `text` broken at spaces into lines of at most `width` characters; a word
-// longer than `width` is cut. Never empty: "" gives one empty line.
+// longer than `width` is cut, after a '(', '/', ',' (else '_') where there is one.
+// Never empty: "" gives one empty line.
 std::vector<std::string> wrap(const std::string &text, size_t width);
 
 // `text` wrapped to `line_width`, the first line after `first`, the others

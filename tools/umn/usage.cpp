@@ -8,8 +8,7 @@
 namespace umn::cli {
 
 std::string version_text(const char *program) {
-    return fmt::format("{} {} (libumn {}.{})", program, UMN_PROJECT_VERSION, UMN_VERSION_MAJOR,
-                       UMN_VERSION_MINOR);
+    return fmt::format("{} {} (libumn {})", program, UMN_PROJECT_VERSION, umn_version());
 }
 
 std::optional<int> parse(CLI::App &app, int argc, char **argv) {

@@ -19,7 +19,7 @@ enum exit_status : int {
     exit_no_program = 127,  // umn bench: umn-bench missing beside umn
 };
 
-// "umn 0.1.0" (the project's version), plus the library's version.
+// "umn 0.1.0 (libumn 0.1.0)": the project's version and umn_version().
 std::string version_text(const char *program);
 
 // CLI11's parse with umn's exit statuses: nullopt to go on, else the status
