@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # The whole test suite: plain, ASan+UBSan and TSan builds, each run by ctest
-# (the plain build also runs the install test and the kernel module in qemu).
+# (the plain build also runs the install tests, the Debian packages (built,
+# installed with dpkg -i, used, purged; as root) and the kernel module in qemu).
 # Longer soaks: UMN_TEST_SCALE=10 scripts/test.sh; longer fuzzing:
 # UMN_FUZZ_SECONDS=3600 scripts/test.sh (or see README, "Fuzzing"). Exit status is non-zero if
 # any build or test failed; every configuration runs regardless.
