@@ -167,6 +167,50 @@ uint64_t umn_region_handle(const umn_region *r);
 void *umn_region_addr(const umn_region *r);
 size_t umn_region_len(const umn_region *r);
 
+/* ---------------------------------------------------------------- statistics */
+
+/*
+ * Counters every cache and notifier keeps (always on: a hit adds one store
+ * to a line it already writes). Versioned like umn_cache_params: the caller
+ * sets struct_size to sizeof(struct umn_cache_stats) (or the stats
+ * functions' _INIT macros do); the library fills the fields it knows that fit,
+ * zeroes the rest, and returns 0; -EINVAL: NULL or a struct_size smaller
+ * than struct_size plus one counter; -ECHILD: an object of the parent process.
+ * UMN_STATS=1 prints both to stderr when an object is closed or the process
+ * exits.
+ */
+struct umn_cache_stats {
+    size_t struct_size;          /* sizeof(struct umn_cache_stats) */
+    uint64_t hits;               /* gets served by a cached region */
+    uint64_t misses;             /* gets that called the registrar */
+    uint64_t evictions;          /* regions retired to honour the limits or to retry reg */
+    uint64_t invalidations;      /* regions retired because their memory changed */
+    uint64_t registrar_failures; /* reg calls that failed */
+    uint64_t drains;             /* times a get drained the notifier's invalid list */
+    uint64_t live_regions;       /* regions in the cache now */
+    uint64_t live_bytes;         /* bytes they register */
+    uint64_t retired_regions;    /* out of the cache, deregistered at their last put */
+};
+#define UMN_CACHE_STATS_INIT {sizeof(struct umn_cache_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0}
+/*
+ * Hits on one region by threads at the same instant may be undercounted
+ * (a hit adds to its region's counter without an atomic read-modify-write);
+ * everything else is exact.
+ */
+int umn_cache_stats(const umn_cache *c, struct umn_cache_stats *out);
+
+struct umn_notifier_stats {
+    size_t struct_size;    /* sizeof(struct umn_notifier_stats) */
+    uint64_t events;       /* invalidation events the monitor delivered to this notifier
+                              (kernel monitor: generation moves) */
+    uint64_t invalidated;  /* registrations moved to the invalid list (kernel: 0, unknown) */
+    uint64_t drained;      /* cookies umn_get_invalid returned */
+    uint64_t deferred;     /* invalidations deferred from a signal handler (hooks) */
+    uint64_t registrations; /* live plus undrained registrations now (kernel: 0, unknown) */
+};
+#define UMN_NOTIFIER_STATS_INIT {sizeof(struct umn_notifier_stats), 0, 0, 0, 0, 0}
+int umn_notifier_stats(const umn_notifier *n, struct umn_notifier_stats *out);
+
 /* ---------------------------------------------------------------- registrars */
 
 /*

@@ -72,6 +72,7 @@
 #include "core/notifier.hpp"
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
+#include "diagnostics/stats.hpp"
 #include "registrar/registrar.hpp"
 #include "os/sys.hpp"
 
@@ -153,6 +154,14 @@ void index_remove(umn_cache *c, umn_region *r) {
 
 // ------------------------------------------------------------ retirement
 
+// The node's hits are final once it is unreferenced and leaving the index
+// or the retired list: they move to the cache's total. Lock held.
+void to_pool(umn_cache *c, umn_region *r) {
+    c->counters.pooled_hits += r->hits.load(relaxed);
+    r->hits.store(0, relaxed);
+    r->place = umn_region::where::pool;
+}
+
 // C3: wins the right to deregister a retired region with no reference left.
 bool claim(umn_region *r) {
     uint64_t expected = cache_refs::retired;
@@ -173,7 +182,7 @@ void retire(umn_cache *c, umn_region *r, region_list &freed) {
     if (r->watched) umn_unregister(c->notifier, cookie_of(r));
     r->watched = false;
     if (count_of(old) == 0 && claim(r)) {
-        r->place = umn_region::where::pool;
+        to_pool(c, r);
         freed.push(r);
     } else {
         r->place = umn_region::where::retired;
@@ -198,7 +207,7 @@ void release_last(umn_cache *c, umn_region *r) {
     dereg(c, r);
     std::lock_guard g(c->lock);
     c->retired.remove(r);
-    r->place = umn_region::where::pool;
+    to_pool(c, r);
     c->pool.push(r);
 }
 
@@ -222,6 +231,7 @@ bool evict_one(umn_cache *c, region_list &freed) {
         uint64_t used = r->last_used.load(relaxed);
         bool referenced = count_of(r->refs.load(acquire)) != 0;
         if (!referenced && used <= r->queued) {
+            ++c->counters.evictions;
             retire(c, r, freed);
             return true;
         }
@@ -243,7 +253,9 @@ void evict_all_unreferenced(umn_cache *c) {
     umn_region *next;
     for (umn_region *r = c->lru_head; r; r = next) {
         next = r->lru_next;
-        if (count_of(r->refs.load(acquire)) == 0) retire(c, r, freed);
+        if (count_of(r->refs.load(acquire)) != 0) continue;
+        ++c->counters.evictions;
+        retire(c, r, freed);
     }
     release_freed(c, freed, true);
 }
@@ -256,6 +268,7 @@ int refresh(umn_cache *c, region_list &freed) {
     if (g == c->seen_generation.load(relaxed)) return 0;
     uint64_t cookies[drain_batch];
     long got;
+    ++c->counters.drains;
     do {
         got = umn_get_invalid(c->notifier, cookies, drain_batch);
         if (got < 0) return static_cast<int>(got);
@@ -263,6 +276,7 @@ int refresh(umn_cache *c, region_list &freed) {
             auto *r = reinterpret_cast<umn_region *>(static_cast<uintptr_t>(cookies[i]));
             if (r->place != umn_region::where::index) continue;
             r->watched = false;  // a drained cookie is gone from the notifier
+            ++c->counters.invalidations;
             retire(c, r, freed);
         }
     } while (static_cast<size_t>(got) == drain_batch);
@@ -285,6 +299,7 @@ bool evictable_error(int rc) {
 // registrar that pins pages and ran out of locked memory, adds the limit and
 // what this cache holds. Lock held.
 int registrar_failure(umn_cache *c, int rc, uintptr_t s, uintptr_t e, unsigned mark) {
+    ++c->counters.registrar_failures;
     if (reason_mark() == mark)
         fail(rc, "the registrar failed to register [%p, +%zu): %s", reinterpret_cast<void *>(s),
              e - s, umn_strerror(rc));
@@ -417,6 +432,12 @@ umn_region *walk(umn_cache *c, uintptr_t a0, uintptr_t a1) {
     return r;
 }
 
+// Counts a hit on r, which the caller holds a reference on: a store to the
+// line the reference already wrote, no read-modify-write.
+inline void count_hit(umn_region *r) {
+    r->hits.store(r->hits.load(relaxed) + 1, relaxed);
+}
+
 // The lock-free hit: the memo, else a walk. False means "take the slow path".
 bool fast_get(umn_cache *c, const request &q, umn_region **out) {
     uint64_t g = umn_generation(c->notifier);
@@ -464,8 +485,10 @@ int slow_get(umn_cache *c, const request &q, umn_region **out) {
             umn_region *r = cache_index::find_le(c->root, q.start, &torn);
             if (r && end_of(r) >= q.end) {
                 r->refs.fetch_add(1, relaxed);  // live: only the lock holder retires
+                count_hit(r);
                 *out = r;
             } else {
+                ++c->counters.misses;
                 rc = register_clamped(c, q, out, freed);
             }
         }
@@ -570,6 +593,7 @@ int create(umn_cache **out, const umn_registrar *r, const umn_cache_params *p) {
     c->registrar = *r;
     c->fork_epoch = fork_epoch();
     c->seen_generation.store(umn_generation(c->notifier), relaxed);
+    stats_track(c);
     *out = c;
     return 0;
 }
@@ -595,9 +619,40 @@ umn_region *region_list::pop() {
     return r;
 }
 
+int read_cache_stats(const umn_cache *c, struct umn_cache_stats *out, bool wait) {
+    if (!c || !out) return fail(-EINVAL, "umn_cache_stats: %s is NULL", c ? "out" : "the cache");
+    if (in_child(c)) return fail(-ECHILD, "umn_cache_stats: cache created by the parent process");
+    struct umn_cache_stats s = UMN_CACHE_STATS_INIT;
+    auto *cache = const_cast<umn_cache *>(c);  // the lock only
+    std::unique_lock g(cache->lock, std::defer_lock);
+    if (wait)
+        g.lock();
+    else if (!g.try_lock())
+        return -EBUSY;
+    s.hits = c->counters.pooled_hits;
+    for (const umn_region *r = c->lru_head; r; r = r->lru_next) s.hits += r->hits.load(relaxed);
+    for (const umn_region *r = c->retired.head; r; r = r->list_next) {
+        s.hits += r->hits.load(relaxed);
+        ++s.retired_regions;
+    }
+    s.misses = c->counters.misses;
+    s.evictions = c->counters.evictions;
+    s.invalidations = c->counters.invalidations;
+    s.registrar_failures = c->counters.registrar_failures;
+    s.drains = c->counters.drains;
+    s.live_regions = c->live_regions;
+    s.live_bytes = c->live_bytes;
+    g.unlock();
+    return copy_stats(&s, sizeof s, out, "umn_cache_stats");
+}
+
 }  // namespace umn
 
 extern "C" {
+
+int umn_cache_stats(const umn_cache *c, struct umn_cache_stats *out) {
+    return umn::read_cache_stats(c, out, true);
+}
 
 int umn_cache_create(umn_cache **out, const struct umn_registrar *r,
                      const struct umn_cache_params *p) {
@@ -609,6 +664,7 @@ void umn_cache_destroy(umn_cache *c) {
     if (!c) return;
     // In a child the device and the lock belong to the parent: abandon.
     if (umn::in_child(c)) return;
+    umn::stats_close(c);
     // The notifier never dereferences a cookie: closing it first is safe,
     // and the regions are then deregistered and freed in one pass.
     umn_notifier_close(c->notifier);
@@ -627,7 +683,10 @@ int umn_cache_get(umn_cache *c, const void *addr, size_t len, umn_region **out) 
     uintptr_t last = (a + len - 1) | c->align_mask;
     if (last + 1 == 0) return umn::bad_get(c, addr, len);  // the aligned end would wrap
     const umn::request q{a, a + len, a & ~c->align_mask, last + 1};
-    if (umn::fast_get(c, q, out)) return 0;
+    if (umn::fast_get(c, q, out)) {
+        umn::count_hit(*out);
+        return 0;
+    }
     return umn::slow_get(c, q, out);
 }
 

@@ -28,6 +28,10 @@ struct umn_region {
     // Line 1, written by gets and puts of this region only.
     alignas(64) std::atomic<uint64_t> refs{umn::cache_refs::freed};
     std::atomic<uint64_t> last_used{0};  // cache clock at the last put
+    // Hits on this incarnation: a plain load and store by the hitting thread
+    // (no RMW: concurrent hits on one region may undercount). Moved into the
+    // cache's total when the node returns to the pool.
+    std::atomic<uint64_t> hits{0};
     // Copies of index.start/end for memo hits, which then touch this line
     // only; set while the node is outside the index, before it goes live.
     std::atomic<uintptr_t> start{0};
@@ -73,11 +77,28 @@ struct umn_cache {
     umn_registrar registrar{};
     size_t max_regions = 0;
     size_t max_bytes = 0;
-    bool pins = false;  // the registrar pins pages (RLIMIT_MEMLOCK applies)
+    bool pins = false;        // the registrar pins pages (RLIMIT_MEMLOCK applies)
     size_t live_regions = 0;  // in the index
     size_t live_bytes = 0;
     umn_region *lru_head = nullptr;
     umn_region *lru_tail = nullptr;
     umn::region_list retired;  // out of the index, still referenced
     umn::region_list pool;     // deregistered nodes for reuse
+
+    struct {
+        uint64_t pooled_hits = 0;  // hits of regions since returned to the pool
+        uint64_t misses = 0;
+        uint64_t evictions = 0;
+        uint64_t invalidations = 0;
+        uint64_t registrar_failures = 0;
+        uint64_t drains = 0;
+    } counters;
 };
+
+namespace umn {
+
+// umn_cache_stats(); with wait == false gives -EBUSY instead of waiting for
+// the cache lock (the exit report).
+int read_cache_stats(const umn_cache *c, struct umn_cache_stats *out, bool wait);
+
+}  // namespace umn

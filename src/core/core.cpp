@@ -165,6 +165,7 @@ long core::drain(uint64_t *cookies, size_t max) {
             r->next = taken;
             taken = r;
         }
+        counters_.drained += static_cast<uint64_t>(n);
     }
     release(taken);
     return n;
@@ -305,6 +306,7 @@ bool core::invalidate_locked(uintptr_t start, uintptr_t end) {
     while (r) {
         registration *next = r->next;
         append_invalid(r);
+        ++counters_.invalidated;
         r = next;
     }
     if (invalid_head_) set_readable_by_source(true);
@@ -313,7 +315,24 @@ bool core::invalidate_locked(uintptr_t start, uintptr_t end) {
 
 void core::invalidate(uintptr_t start, uintptr_t end) {
     guard g(*this);
+    ++counters_.events;
     invalidate_locked(start, end);
+}
+
+void core::run_inside_lock_for_test(void (*f)(void *), void *arg) {
+    guard g(*this);
+    f(arg);
+}
+
+void core::stats(struct umn_notifier_stats *out) {
+    // E2: an event whose generation move this thread can see is counted.
+    wait_published();
+    out->deferred = deferred_count_.load(std::memory_order_relaxed);
+    guard g(*this);
+    out->events = counters_.events;
+    out->invalidated = counters_.invalidated;
+    out->drained = counters_.drained;
+    out->registrations = count_;
 }
 
 void core::publish() {
@@ -358,6 +377,7 @@ bool core::invalidate_now(uintptr_t start, uintptr_t end) {
         return true;
     }
     guard g(*this);
+    ++counters_.events;
     // The cookies become drainable when lock_ is released: moving the
     // generation after linking them, still under lock_, keeps E1.
     const bool found = invalidate_locked(start, end);
@@ -385,6 +405,7 @@ void core::defer(uintptr_t start, uintptr_t end) {
         break;
     }
     if (!placed) deferred_all_.store(true, std::memory_order_release);
+    deferred_count_.fetch_add(1, std::memory_order_relaxed);  // a statistic: no edge
     deferred_pending_.fetch_add(1, std::memory_order_release);
     publish_at_least(generation_.fetch_add(1, std::memory_order_seq_cst) + 1);
 }

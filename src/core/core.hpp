@@ -112,6 +112,11 @@ class core final : public backend {
     int poll_fd() override;
     int set_limit(size_t max_registrations) override;
     const uint64_t *generation() const override;
+    void stats(struct umn_notifier_stats *out) override;
+
+    // Test hook: calls f(arg) inside a lock_ section of this core, where a
+    // signal handler interrupting one runs (invalidate_now() defers there).
+    void run_inside_lock_for_test(void (*f)(void *), void *arg);
 
     // For event sources. See the generation protocol above.
     void announce();
@@ -177,6 +182,7 @@ class core final : public backend {
 
     alignas(64) std::atomic<unsigned> deferred_pending_{0};  // ready ranges, roughly
     std::atomic<bool> deferred_all_{false};
+    std::atomic<uint64_t> deferred_count_{0};  // statistics: defer() calls
     deferred_range deferred_[8];
 
     alignas(64) std::mutex lock_;
@@ -185,6 +191,11 @@ class core final : public backend {
     registration *invalid_head_ = nullptr;
     registration *invalid_tail_ = nullptr;
     size_t count_ = 0;  // live plus undrained
+    struct {
+        uint64_t events = 0;  // invalidate() and invalidate_now() calls
+        uint64_t invalidated = 0;
+        uint64_t drained = 0;
+    } counters_;
     size_t limit_;
     int event_fd_ = -1;                     // the application's number (umn_notifier_fd)
     std::atomic<int> source_event_fd_{-1};  // the same file, as the source's thread names it

@@ -6,6 +6,7 @@
 #include "core/core.hpp"
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
+#include "diagnostics/stats.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>
@@ -139,6 +140,7 @@ int open_notifier(umn_notifier **out, enum umn_monitor monitor) {
         if (monitor == UMN_MONITOR_AUTO)
             if (int rc = umn::require(umn::option::monitor)) return rc;
         if (int rc = umn::require(umn::option::max_registrations)) return rc;
+        if (int rc = umn::require(umn::option::stats)) return rc;
         std::string why;
         chosen = umn::choose_monitor(monitor, &why);
     } catch (const std::bad_alloc &) {
@@ -158,6 +160,7 @@ int open_notifier(umn_notifier **out, enum umn_monitor monitor) {
         delete n;
         return rc;
     }
+    umn::stats_track(n);
     *out = n;
     return 0;
 }
@@ -181,6 +184,13 @@ int add_failure(const umn_notifier *n, int rc, const void *addr, size_t len, uin
                         "umn_register: [%p, +%zu) is watched by another userfaultfd (the "
                         "application's own, or another library's)",
                         addr, len);
+        case -ENOTSUP:
+            return fail(rc,
+                        "umn_register: the %s monitor cannot watch [%p, +%zu) (userfaultfd "
+                        "cannot watch file-backed private mappings)",
+                        umn::monitor_name(n->monitor), addr, len);
+        case -EFAULT:
+            return fail(rc, "umn_register: part of [%p, +%zu) is not mapped", addr, len);
         default:
             return rc;
     }
@@ -202,6 +212,7 @@ void umn_notifier_close(umn_notifier *n) {
     // only our copy of the memory would be wrong too (locks may be held), so
     // an inherited notifier is abandoned.
     if (n->fork_epoch != fork_epoch()) return;
+    umn::stats_close(n);
     delete n->backend;
     delete n;
 }
@@ -252,6 +263,14 @@ int umn_notifier_fd(const umn_notifier *n) {
     if (int rc = check(n, "umn_notifier_fd")) return rc;
     int fd = n->backend->poll_fd();
     return static_cast<int>(finish(fd, mark, "umn_notifier_fd"));
+}
+
+int umn_notifier_stats(const umn_notifier *n, struct umn_notifier_stats *out) {
+    if (int rc = check(n, "umn_notifier_stats")) return rc;
+    if (!out) return fail(-EINVAL, "umn_notifier_stats: out is NULL");
+    struct umn_notifier_stats s = UMN_NOTIFIER_STATS_INIT;
+    n->backend->stats(&s);
+    return umn::copy_stats(&s, sizeof s, out, "umn_notifier_stats");
 }
 
 int umn_notifier_set_limit(umn_notifier *n, size_t max_registrations) {

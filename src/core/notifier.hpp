@@ -15,7 +15,7 @@ struct umn_notifier {
     umn_monitor monitor;
     uint64_t fork_epoch;  // the process generation that opened it (fork.cpp)
     umn::backend *backend;
-    std::atomic<size_t> limit;  // the registration limit in force, for error reasons
+    std::atomic<size_t> limit;    // the registration limit in force, for error reasons
     umn_notifier *registry_prev;  // fork.cpp's list of open notifiers
     umn_notifier *registry_next;
 };

@@ -39,8 +39,9 @@ class range_summary {
     }
 
   private:
-    static constexpr unsigned chunk_shift = 20;   // 1 MiB of address space per chunk
-    static constexpr size_t slots = size_t{1} << 16;  // 256 KiB of counters, 64 GiB before chunks share one
+    static constexpr unsigned chunk_shift = 20;  // 1 MiB of address space per chunk
+    static constexpr size_t slots = size_t{1}
+                                    << 16;  // 256 KiB of counters, 64 GiB before chunks share one
     static constexpr uintptr_t max_chunks = 1024;  // wider ranges go to wide_
 
     static uintptr_t first_chunk(uintptr_t start) { return start >> chunk_shift; }
@@ -62,7 +63,8 @@ class range_summary {
     void change(uintptr_t start, uintptr_t end, bool up) {
         if (start >= end) return;
         if (is_wide(start, end)) return bump(wide_, up);
-        for (uintptr_t c = first_chunk(start); c <= last_chunk(end); ++c) bump(counts_[slot(c)], up);
+        for (uintptr_t c = first_chunk(start); c <= last_chunk(end); ++c)
+            bump(counts_[slot(c)], up);
     }
 
     std::atomic<unsigned> counts_[slots] = {};

@@ -33,6 +33,8 @@ class backend {
     virtual int set_limit(size_t max_registrations) = 0;
     // Where umn_generation() loads from; stable for the backend's lifetime.
     virtual const uint64_t *generation() const = 0;
+    // Fills the counters of umn_notifier_stats (not struct_size).
+    virtual void stats(struct umn_notifier_stats *out) = 0;
 };
 
 // A process-wide producer of invalidation events for cores.
