@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <fstream>
 #include <linux/mempolicy.h>
+#include <linux/userfaultfd.h>
 #include <liburing.h>
+#include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -54,6 +56,17 @@
 #endif
 #ifndef SYS_mseal
 #define SYS_mseal 462
+#endif
+#ifndef UFFD_FEATURE_MOVE  // Linux 6.8 uapi, absent from Debian 12's headers
+#define UFFD_FEATURE_MOVE (1 << 16)
+struct uffdio_move {
+    __u64 dst;
+    __u64 src;
+    __u64 len;
+    __u64 mode;
+    __s64 move;
+};
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
 #endif
 
 namespace umn::testkit {
@@ -386,6 +399,35 @@ void case_hugetlb(case_context &ctx) {
     ctx.step("munmap of a MAP_HUGETLB page", true);
 }
 
+// The application's own userfaultfd moves registered pages away
+// (UFFDIO_MOVE): the source is left empty.
+void case_uffdio_move(case_context &ctx) {
+    const char *label = "UFFDIO_MOVE of the pages to another address";
+    int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY));
+    if (uffd < 0) return ctx.skip(label, "userfaultfd: " + std::string(strerror(errno)));
+    uffdio_api api{UFFD_API, UFFD_FEATURE_MOVE, 0};
+    if (ioctl(uffd, UFFDIO_API, &api)) {
+        close(uffd);
+        return ctx.skip(label, "needs Linux 6.8 (UFFD_FEATURE_MOVE)");
+    }
+    char *src = map_pages(3);
+    void *dst = mmap(nullptr, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uffdio_register reg{
+        {reinterpret_cast<uintptr_t>(dst), 3 * pg}, UFFDIO_REGISTER_MODE_MISSING, 0};
+    if (!src || dst == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+        close(uffd);
+        return ctx.fail_errno("setting up the move");
+    }
+    ctx.watch(src, 3 * pg);
+    uffdio_move move{reinterpret_cast<uintptr_t>(dst), reinterpret_cast<uintptr_t>(src), 3 * pg, 0,
+                     0};
+    if (ioctl(uffd, UFFDIO_MOVE, &move)) ctx.fail_errno("UFFDIO_MOVE");
+    ctx.step(label, true);
+    close(uffd);
+    munmap(dst, 3 * pg);
+    munmap(src, 3 * pg);
+}
+
 // ---- the kernel changes pages on its own ----
 
 std::string read_word(const char *path) {
@@ -567,6 +609,11 @@ const std::vector<case_entry> &kernel_path_cases() {
           "userfaultfd cannot register memfd_secret mappings: umn_register returns -ENOTSUP"},
          case_memfd_secret},
         {{"hugetlb", "MADV_DONTNEED and munmap of a MAP_HUGETLB page", 0, ""}, case_hugetlb},
+        {{"uffdio_move", "UFFDIO_MOVE of registered pages by the application's userfaultfd",
+          user_space,
+          "an ioctl on the application's own userfaultfd: no mapping call to hook, no event "
+          "to the monitor's userfaultfd"},
+         case_uffdio_move},
         {{"ksm_merge", "KSM merging MADV_MERGEABLE pages", user_space, kernel_work},
          case_ksm_merge},
         {{"move_pages", "move_pages to another NUMA node", user_space, kernel_work},
