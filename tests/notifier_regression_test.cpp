@@ -4,6 +4,7 @@
 #include "support.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <csignal>
 #include <poll.h>
@@ -129,6 +130,23 @@ TEST_F(NotifierRegression, RegisterOverAHoleGivesEfaultAndWatchesNothing) {
     other.unmap();  // the other registration is intact
     EXPECT_GT(umn_generation(n), g);
     EXPECT_EQ(drain(), std::vector<uint64_t>{7});
+}
+
+// Registering one byte split the mapping's VMA under userfaultfd, and the
+// application's mremap growing the whole mapping failed with EFAULT.
+TEST_F(NotifierRegression, MremapGrowingAMappingWithOneRegisteredByteWorks) {
+    mapping m(4);
+    ASSERT_EQ(umn_register(n, m.get() + page() + 10, 1, 1), 0);
+    char *old = m.get();
+    void *grown = mremap(old, m.size(), 2 * m.size(), MREMAP_MAYMOVE);
+    ASSERT_NE(grown, MAP_FAILED) << strerror(errno);
+    m.release();
+    const bool moved = grown != old;
+    if (moved) {
+        EXPECT_EQ(drain(), std::vector<uint64_t>{1});  // its pages moved: invalidated
+    }
+    munmap(grown, 2 * 4 * page());
+    EXPECT_EQ(drain().size(), moved ? 0u : 1u);
 }
 
 }  // namespace

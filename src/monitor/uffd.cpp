@@ -25,7 +25,8 @@
 //                 holding it unmaps memory or waits for the monitor thread.
 //   watch_lock_   the watched ranges, the REGISTER/UNREGISTER ioctls and the
 //                 application's userfaultfd number. Application threads only;
-//                 never the monitor thread.
+//                 never the monitor thread (which reports unmapped ranges to
+//                 the watch set under its own small lock: uffd_watch.hpp).
 //   request_lock_ one request at a time on the control socket (application
 //                 threads; the monitor thread answers without a lock).
 //   Order: list_lock_ -> core::lock_ (inside core::invalidate). The monitor
@@ -253,6 +254,7 @@ class uffd_monitor final : public event_source, private uffd_descriptor {
     void run();
     void handle_one_event();
     void handle_request();
+    void note_unregistered(const uffd_msg &msg);
     void dispatch(const uffd_msg &msg);
     void invalidate_all(uintptr_t start, uintptr_t end);
     int own_descriptor(int *number, int private_number);
@@ -356,7 +358,10 @@ void uffd_monitor::handle_one_event() {
     for (core *c = cores_; c; c = c->next_attached) c->announce_event();
     uffd_msg msg;
     ssize_t n = read(private_uffd_, &msg, sizeof msg);  // exactly one event: see the top
-    if (n == static_cast<ssize_t>(sizeof msg)) dispatch(msg);
+    if (n == static_cast<ssize_t>(sizeof msg)) {
+        note_unregistered(msg);
+        dispatch(msg);
+    }
     for (core *c = cores_; c; c = c->next_attached) c->publish_event();
 }
 
@@ -376,6 +381,17 @@ void uffd_monitor::handle_request() {
         if (m.fd != private_uffd_ && m.fd != private_control_ && m.fd != private_control_app_)
             sys::close_fd(m.fd);
     }
+}
+
+// The kernel dropped the registration of an unmapped or moved range. Told
+// to the watch set before any core sees the event: a registration a core
+// inserts after this event's invalidation then finds its pages unregistered
+// and registers them again.
+void uffd_monitor::note_unregistered(const uffd_msg &msg) {
+    if (msg.event == UFFD_EVENT_UNMAP)
+        watched_.note_unmapped(msg.arg.remove.start, msg.arg.remove.end);
+    else if (msg.event == UFFD_EVENT_REMAP)
+        watched_.note_unmapped(msg.arg.remap.from, msg.arg.remap.from + msg.arg.remap.len);
 }
 
 void uffd_monitor::invalidate_all(uintptr_t start, uintptr_t end) {

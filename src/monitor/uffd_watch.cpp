@@ -1,23 +1,69 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Locking: none of its own; see uffd_watch.hpp.
+// Locking: see uffd_watch.hpp.
 #include "monitor/uffd_watch.hpp"
 
 #include "os/sys.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <new>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 namespace umn {
 
 namespace {
 
-// Whether every page of [start, end) is mapped: UFFDIO_REGISTER accepts a
-// range with holes and registers around them, and a page mapped into a hole
-// later would go unseen.
+// PROCMAP_QUERY (Linux >= 6.11): the VMA covering an address, from an ioctl
+// on /proc/self/maps. Declared here for older headers.
+struct procmap_query {
+    uint64_t size;
+    uint64_t query_flags;
+    uint64_t query_addr;
+    uint64_t vma_start;
+    uint64_t vma_end;
+    uint64_t vma_flags;
+    uint64_t vma_page_size;
+    uint64_t vma_offset;
+    uint64_t inode;
+    uint32_t dev_major;
+    uint32_t dev_minor;
+    uint32_t vma_name_size;
+    uint32_t build_id_size;
+    uint64_t vma_name_addr;
+    uint64_t build_id_addr;
+};
+const unsigned long procmap_query_request = _IOWR('f', 17, procmap_query);
+
+// The smallest run of whole VMAs covering [start, end) in *from, *to: 0,
+// -EFAULT if a page of [start, end) is not mapped, -ENOTTY if the kernel
+// cannot say (before Linux 6.11).
+int whole_vmas(uintptr_t start, uintptr_t end, uintptr_t *from, uintptr_t *to) {
+    int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps < 0) return -ENOTTY;
+    int rc = 0;
+    for (uintptr_t at = start; at < end && rc == 0;) {
+        procmap_query q{};
+        q.size = sizeof q;
+        q.query_addr = at;  // no flags: the VMA covering `at`, else ENOENT
+        if (ioctl(maps, procmap_query_request, &q)) {
+            rc = errno == ENOENT ? -EFAULT : -ENOTTY;
+            break;
+        }
+        if (at == start) *from = q.vma_start;
+        *to = q.vma_end;
+        at = q.vma_end;
+    }
+    sys::close_fd(maps);
+    return rc;
+}
+
+// Whether every page of [start, end) is mapped (where whole_vmas() cannot
+// tell): UFFDIO_REGISTER registers around holes, and a page mapped into a
+// hole later would go unseen.
 bool fully_mapped(uintptr_t start, uintptr_t end) {
     unsigned char present[4096];
     const uintptr_t chunk = sizeof present * sys::page_size();
@@ -29,61 +75,45 @@ bool fully_mapped(uintptr_t start, uintptr_t end) {
     return true;
 }
 
-// UFFDIO_REGISTER's EINVAL on a fully mapped range means memory userfaultfd
-// cannot watch (file-backed private mappings, SysV shm).
+// UFFDIO_REGISTER's EINVAL on a mapped range means memory userfaultfd cannot
+// watch (file-backed private mappings, SysV shm).
 int register_error(int error) {
     return error == EINVAL ? -ENOTSUP : -error;
 }
 
-}  // namespace
-
-// Makes `at` a segment boundary if it falls inside a segment.
-void uffd_watch::split_at(uintptr_t at) {
-    auto it = segments_.upper_bound(at);
-    if (it == segments_.begin()) return;
-    --it;
-    if (it->first < at && at < it->second.end) {
-        segments_.emplace(at, segment{it->second.end, it->second.count});
-        it->second.end = at;
-    }
-}
-
-int uffd_watch::add(uintptr_t start, uintptr_t end) {
-    if (!fully_mapped(start, end)) return -EFAULT;
-    const int fd = fd_.own_uffd();
-    if (fd < 0) return fd;
-    // Registering again is harmless (same context) and needed: the kernel
-    // drops the registration with the mapping, and a new mapping at the same
-    // address is not registered even if our counts say the pages are watched.
+int register_range(int fd, uintptr_t start, uintptr_t end) {
     uffdio_register reg{};
     reg.range.start = start;
     reg.range.len = end - start;
     reg.mode = UFFDIO_REGISTER_MODE_WP;
-    if (ioctl(fd, UFFDIO_REGISTER, &reg)) return register_error(errno);
-    uintptr_t at = start;  // [start, at) has its count raised
-    try {
-        split_at(start);
-        split_at(end);
-        auto it = segments_.lower_bound(start);
-        while (at < end) {
-            if (it == segments_.end() || it->first > at) {
-                uintptr_t gap_end = it == segments_.end() ? end : std::min(end, it->first);
-                it = segments_.emplace_hint(it, at, segment{gap_end, 0});
-            }
-            ++it->second.count;
-            at = it->second.end;
-            ++it;
-        }
-    } catch (const std::bad_alloc &) {
-        // Give back what was counted. Pages of [at, end) the kernel now
-        // watches without a count only cost an event nobody wants.
-        count_down(start, at);
-        return -ENOMEM;
+    return ioctl(fd, UFFDIO_REGISTER, &reg) ? register_error(errno) : 0;
+}
+
+// Whether every VMA in [start, end) is registered in write-protect mode:
+// UFFDIO_WRITEPROTECT (resolving, which changes nothing here: nothing is ever
+// write-protected) gives ENOENT for a VMA that is not.
+bool all_registered(int fd, uintptr_t start, uintptr_t end) {
+    uffdio_writeprotect wp{};
+    wp.range.start = start;
+    wp.range.len = end - start;
+    wp.mode = 0;
+    return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0;
+}
+
+}  // namespace
+
+int uffd_watch::add(uintptr_t start, uintptr_t end) {
+    apply_unmapped();
+    if (!is_registered(start, end) || !still_registered(start, end)) {
+        if (int rc = register_covering(start, end)) return rc;
     }
-    return 0;
+    int rc = count_up(start, end);
+    if (rc) unregister_unwatched(start, end);
+    return rc;
 }
 
 void uffd_watch::remove(uintptr_t start, uintptr_t end) {
+    apply_unmapped();
     try {
         split_at(start);
         split_at(end);
@@ -91,21 +121,175 @@ void uffd_watch::remove(uintptr_t start, uintptr_t end) {
         return;  // add() made these boundaries; if not, watching too much is safe
     }
     count_down(start, end);
+    unregister_unwatched(start, end);
 }
 
-// Lowers the counts of [start, end), both segment boundaries, and stops
-// watching pages whose count reaches 0. Allocates nothing.
-void uffd_watch::count_down(uintptr_t start, uintptr_t end) {
-    const int fd = fd_.own_uffd();  // without one, the kernel keeps watching: harmless
-    for (auto it = segments_.lower_bound(start); it != segments_.end() && it->first < end;) {
-        if (--it->second.count > 0) {
+void uffd_watch::note_unmapped(uintptr_t start, uintptr_t end) {
+    std::lock_guard g(dropped_lock_);
+    if (dropped_count_ < std::size(dropped_))
+        dropped_[dropped_count_++] = {start, end};
+    else
+        dropped_overflow_ = true;
+}
+
+// Forgets the pages the monitor thread reported unmapped.
+void uffd_watch::apply_unmapped() {
+    range taken[std::size(dropped_)];
+    size_t n;
+    bool all;
+    {
+        std::lock_guard g(dropped_lock_);
+        n = dropped_count_;
+        all = dropped_overflow_;
+        std::copy(dropped_, dropped_ + n, taken);
+        dropped_count_ = 0;
+        dropped_overflow_ = false;
+    }
+    if (all) registered_.clear();
+    for (size_t i = 0; i < n; ++i) forget_registered(taken[i].start, taken[i].end);
+}
+
+bool uffd_watch::is_registered(uintptr_t start, uintptr_t end) const {
+    auto it = registered_.upper_bound(start);
+    if (it == registered_.begin()) return false;
+    --it;
+    return it->first <= start && end <= it->second;  // ranges never abut: one holds it all
+}
+
+// registered_ lags the kernel by the events not yet read: another thread's
+// munmap drops the registration at once and its event may still be queued
+// when this thread maps new memory at the same address. Ask the kernel (one
+// UFFDIO_WRITEPROTECT, no VMA change); a moment later every unmap of these
+// pages is an event that invalidates the caller's registration, inserted
+// before this call.
+bool uffd_watch::still_registered(uintptr_t start, uintptr_t end) {
+    const int fd = fd_.own_uffd();
+    return fd >= 0 && all_registered(fd, start, end);
+}
+
+// Registers the whole VMAs around [start, end), then checks they are still
+// mapped and each is registered: a neighbouring VMA unmapped (no event: not
+// registered yet) just before the UFFDIO_REGISTER and mapped again just after
+// it would otherwise count as registered. 0 or a negative errno.
+int uffd_watch::register_covering(uintptr_t start, uintptr_t end) {
+    const int fd = fd_.own_uffd();
+    if (fd < 0) return fd;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        uintptr_t from = start, to = end;
+        int rc = whole_vmas(start, end, &from, &to);
+        if (rc == -EFAULT) return rc;
+        if (rc && !fully_mapped(start, end)) return -EFAULT;
+        if (int e = register_range(fd, from, to)) return e;
+        uintptr_t again_from, again_to;
+        const bool whole = rc == 0;  // else the kernel cannot list VMAs: [start, end) exactly
+        if (whole && (whole_vmas(from, to, &again_from, &again_to) || again_from != from ||
+                      again_to != to || !all_registered(fd, from, to)))
+            continue;
+        try {
+            mark_registered(from, to);
+        } catch (const std::bad_alloc &) {
+            // Unrecorded: a later watch registers again, which is harmless.
+        }
+        return 0;
+    }
+    // The VMAs kept changing: [start, end) itself is registered if mapped,
+    // but nothing is recorded, so the next watch looks again.
+    return fully_mapped(start, end) ? 0 : -EFAULT;
+}
+
+// Adds [start, end) to registered_, merging ranges that overlap or abut.
+void uffd_watch::mark_registered(uintptr_t start, uintptr_t end) {
+    auto it = registered_.upper_bound(start);
+    if (it != registered_.begin() && std::prev(it)->second >= start) --it;
+    while (it != registered_.end() && it->first <= end) {
+        start = std::min(start, it->first);
+        end = std::max(end, it->second);
+        it = registered_.erase(it);
+    }
+    registered_.emplace_hint(it, start, end);
+}
+
+// Removes [start, end) from registered_. On allocation failure forgets the
+// whole overlapping ranges instead (they are registered again when watched).
+void uffd_watch::forget_registered(uintptr_t start, uintptr_t end) {
+    auto it = registered_.upper_bound(start);
+    if (it != registered_.begin() && std::prev(it)->second > start) --it;
+    range kept[2];
+    size_t n = 0;
+    while (it != registered_.end() && it->first < end) {
+        if (it->first < start) kept[n++] = {it->first, start};
+        if (it->second > end) kept[n++] = {end, it->second};
+        it = registered_.erase(it);
+    }
+    try {
+        for (size_t i = 0; i < n; ++i) registered_.emplace(kept[i].start, kept[i].end);
+    } catch (const std::bad_alloc &) {
+    }
+}
+
+// Unregisters each registered range overlapping [start, end) in which no
+// page is watched any more. Unregistering the whole range (whole VMAs) keeps
+// them unsplit.
+void uffd_watch::unregister_unwatched(uintptr_t start, uintptr_t end) {
+    auto it = registered_.upper_bound(start);
+    if (it != registered_.begin() && std::prev(it)->second > start) --it;
+    while (it != registered_.end() && it->first < end) {
+        auto watched = counts_.lower_bound(it->first);
+        bool in_use = watched != counts_.end() && watched->first < it->second;
+        if (watched != counts_.begin() && std::prev(watched)->second.end > it->first) in_use = true;
+        if (in_use) {
             ++it;
             continue;
         }
-        uffdio_range range{it->first, it->second.end - it->first};
-        // Fails harmlessly where the mapping is already gone.
-        if (fd >= 0) ioctl(fd, UFFDIO_UNREGISTER, &range);
-        it = segments_.erase(it);
+        const int fd = fd_.own_uffd();  // without one the kernel keeps watching: harmless
+        uffdio_range r{it->first, it->second - it->first};
+        if (fd >= 0) ioctl(fd, UFFDIO_UNREGISTER, &r);  // fails harmlessly where unmapped
+        it = registered_.erase(it);
+    }
+}
+
+// Makes `at` a segment boundary if it falls inside a segment.
+void uffd_watch::split_at(uintptr_t at) {
+    auto it = counts_.upper_bound(at);
+    if (it == counts_.begin()) return;
+    --it;
+    if (it->first < at && at < it->second.end) {
+        counts_.emplace(at, segment{it->second.end, it->second.count});
+        it->second.end = at;
+    }
+}
+
+// Raises the watch counts of [start, end); -ENOMEM with nothing raised.
+int uffd_watch::count_up(uintptr_t start, uintptr_t end) {
+    uintptr_t at = start;  // [start, at) has its count raised
+    try {
+        split_at(start);
+        split_at(end);
+        auto it = counts_.lower_bound(start);
+        while (at < end) {
+            if (it == counts_.end() || it->first > at) {
+                uintptr_t gap_end = it == counts_.end() ? end : std::min(end, it->first);
+                it = counts_.emplace_hint(it, at, segment{gap_end, 0});
+            }
+            ++it->second.count;
+            at = it->second.end;
+            ++it;
+        }
+    } catch (const std::bad_alloc &) {
+        count_down(start, at);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+// Lowers the counts of [start, end), both segment boundaries, and forgets
+// segments whose count reaches 0. Allocates nothing.
+void uffd_watch::count_down(uintptr_t start, uintptr_t end) {
+    for (auto it = counts_.lower_bound(start); it != counts_.end() && it->first < end;) {
+        if (--it->second.count > 0)
+            ++it;
+        else
+            it = counts_.erase(it);
     }
 }
 
