@@ -8,11 +8,12 @@
 # in KERNEL_CACHE, shared with tests/rdma),
 # packs the module, the `umn` tool, the gtest suite and the device test into
 # an initramfs, boots it under qemu (TCG, 2 CPUs, 2 NUMA nodes so move_pages
-# can migrate) and runs tests/kernel/in_vm.sh there. Each FILE (what the suite
+# can migrate, secretmem enabled so memfd_secret works on 6.1) and runs
+# tests/kernel/in_vm.sh there. Each FILE (what the suite
 # loads at run time, such as the fake libibverbs) goes to the same path. Exit status: the VM's;
 # 77 (skip) only when qemu, the headers or the kernel image are unavailable.
 # Leaves WORK_DIR/console.log (everything) and WORK_DIR/check.txt (the
-# `umn check --monitor kernel` table) behind.
+# `umn check --monitor kernel` output, with its notes and skip reasons) behind.
 set -euo pipefail
 [ $# -ge 7 ] || {
     echo "usage: vm_test.sh SOURCE_DIR KERNEL_CACHE WORK_DIR UMN UMN_TESTS DEVICE_TEST CALLBACK_COST [FILE]..." >&2
@@ -59,9 +60,13 @@ module=$("$src/tests/vm/module.sh" "$kdir" "$src/kernel" "$work/module") || stat
 echo "=== booting $(cat "$kdir/version") under qemu (TCG)"
 set +e
 "$src/tests/vm/run.sh" -k "$kdir" -i "$work/initramfs.cpio" -t 360 -c 2 -n 2 -m 1G \
-    -a slab_nomerge -a oops=panic -a panic_on_warn=1 -s "$work/in_vm.sh" | tee "$work/console.log"
+    -a slab_nomerge -a oops=panic -a panic_on_warn=1 -a secretmem.enable=1 -s "$work/in_vm.sh" | tee "$work/console.log"
 status=${PIPESTATUS[0]}
 set -e
-grep -aE '^(monitor|kernel) ' "$work/console.log" >"$work/check.txt" || true
+# The whole `umn check` output (rows, the notes under them, skip reasons).
+tr -d '\r' <"$work/console.log" | awk '
+    /^=== umn check --monitor kernel: / { on = 0 }
+    on
+    /^=== umn check --monitor kernel$/ { on = 1 }' >"$work/check.txt" || true
 echo "=== kernel_vm: VM exit status $status, $(($(date +%s) - started)) s with the module build"
 exit "$status"
