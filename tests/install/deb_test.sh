@@ -93,9 +93,25 @@ for page in umn_cache_get umn "7 umn"; do
     }
 done
 
-step "umn info (umn-tools)"
+step "umn --version, umn info (umn-tools); the libfabric plugin (libumn0)"
+tool_version=$(/usr/bin/umn --version)
+echo "umn --version: $tool_version"
+case $tool_version in
+    *"$upstream"*) ;;
+    *)
+        echo "deb_test.sh: umn --version does not say $upstream" >&2
+        exit 1
+        ;;
+esac
 /usr/bin/umn info >"$work/info.txt"
-head -n 3 "$work/info.txt"
+if [ -e "$build/fi/libumn-fi.so" ]; then
+    plugin=$(realpath -m "$(pkg-config --variable=libdir umn)/umn/libumn-fi.so")
+    [ -e "$plugin" ] || {
+        echo "deb_test.sh: libumn0 lacks the libfabric plugin $plugin" >&2
+        exit 1
+    }
+    echo "libfabric plugin: $plugin"
+fi
 
 step "dkms build umn/$upstream"
 headers=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null |
