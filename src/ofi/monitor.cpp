@@ -190,11 +190,11 @@ int import_monitor::open(umn_monitor monitor) {
     holder_.fid.fid.context = this;
     holder_.fid.export_ops = &export_ops;
     holder_.self = this;
+    wake_fd_ = sys::make_eventfd();
+    if (wake_fd_ < 0) return wake_fd_;
     int rc = umn_notifier_open(&notifier_, monitor);
     if (rc) return rc;
     clean_generation_.store(umn_generation(notifier_), std::memory_order_relaxed);
-    wake_fd_ = sys::make_eventfd();
-    if (wake_fd_ < 0) return wake_fd_;
     // Return only once the thread runs: a fork right after must not copy a
     // thread still starting.
     std::atomic<bool> running{false};
