@@ -244,6 +244,19 @@ int umn_registrar_mlock(struct umn_registrar *out);
 struct io_uring;
 int umn_registrar_io_uring(struct umn_registrar *out, struct io_uring *ring, unsigned slots);
 
+/*
+ * CUDA page-locked host memory: reg is cudaHostRegister(addr, len, flags)
+ * (flags as cudaHostRegister takes them: cudaHostRegisterDefault 0,
+ * Portable 1, Mapped 2, ...), dereg cudaHostUnregister, handle the
+ * registered host address. The CUDA runtime is loaded with dlopen at the
+ * first call (UMN_CUDART_LIBRARY, else libcudart.so and its versioned
+ * sonames), so libumn does not link it. -ENOTSUP, with the reason in
+ * umn_last_error(), when the library, the driver or a device is missing.
+ * Memory already registered with CUDA by someone else makes reg fail with
+ * -EAGAIN. Release it with umn_registrar_release().
+ */
+int umn_registrar_cuda(struct umn_registrar *out, unsigned flags);
+
 /* Frees what a umn_registrar_* constructor allocated and clears *r. A
  * registrar filled by hand, or already released, is only cleared. */
 void umn_registrar_release(struct umn_registrar *r);

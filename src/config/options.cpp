@@ -70,8 +70,13 @@ bool parse_cache_max_bytes(const std::string &text, options_t *o, std::string *w
     return false;
 }
 
-bool parse_library(const std::string &text, options_t *o, std::string *) {
+bool parse_ibverbs_library(const std::string &text, options_t *o, std::string *) {
     o->ibverbs_library = text;
+    return true;
+}
+
+bool parse_cudart_library(const std::string &text, options_t *o, std::string *) {
+    o->cudart_library = text;
     return true;
 }
 
@@ -102,8 +107,11 @@ const option_def table[] = {
     {option::cache_max_bytes, "UMN_CACHE_MAX_BYTES", parse_cache_max_bytes, "auto",
      "bytes a cache keeps registered, when umn_cache_params.max_bytes is 0; auto: half of "
      "physical memory, and for registrars that pin pages at most 3/4 of RLIMIT_MEMLOCK"},
-    {option::ibverbs_library, "UMN_IBVERBS_LIBRARY", parse_library, "libibverbs.so.1",
+    {option::ibverbs_library, "UMN_IBVERBS_LIBRARY", parse_ibverbs_library, "libibverbs.so.1",
      "the library the ibverbs registrar loads with dlopen"},
+    {option::cudart_library, "UMN_CUDART_LIBRARY", parse_cudart_library, "auto",
+     "the CUDA runtime the cuda registrar loads with dlopen; auto: libcudart.so, then "
+     "libcudart.so.13, .12, .11.0, .10.2, .10.1"},
     {option::stats, "UMN_STATS", parse_bool, "0",
      "1: print each cache's and notifier's statistics to stderr when it is closed or the "
      "process exits"},

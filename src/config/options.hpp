@@ -22,6 +22,7 @@ enum class option : unsigned {
     cache_max_regions,
     cache_max_bytes,
     ibverbs_library,
+    cudart_library,
     stats,
     count
 };
@@ -32,6 +33,7 @@ struct options_t {
     size_t cache_max_regions = 0;
     size_t cache_max_bytes = 0;  // 0: default_cache_max_bytes()
     std::string ibverbs_library;
+    std::string cudart_library;  // "auto": libcudart.so, then versioned sonames
     bool stats = false;
     // Per option: the text in use (the environment's, or the default's) and
     // why the environment's was refused ("" if it was not).

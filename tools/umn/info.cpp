@@ -8,6 +8,7 @@
 #include "monitor/monitor.hpp"
 #include "config/options.hpp"
 #include "pagemap.hpp"
+#include "registrar/cuda.hpp"
 #include "registrar/ibverbs.hpp"
 
 #include <umn/ofi.h>
@@ -124,6 +125,7 @@ struct facts {
     std::string why;
     bool ground_truth;
     probe_result ibverbs;
+    probe_result cuda;
     std::vector<option_view> options;
     fabric_plugin plugin;
 };
@@ -140,6 +142,7 @@ facts gather() {
     f.chosen = choose_monitor(UMN_MONITOR_AUTO, &f.why);
     f.ground_truth = testkit::pagemap().available();
     f.ibverbs = verbs::probe();
+    f.cuda = cuda::probe();
     f.options = describe_options();
     return f;
 }
@@ -192,7 +195,7 @@ void print_text(const facts &f) {
     print_options(f.options);
 
     fmt::print("\nregistrars:\n");
-    print_probes({{"ibverbs", f.ibverbs}});
+    print_probes({{"ibverbs", f.ibverbs}, {"cuda", f.cuda}});
     fmt::print("\n{}", paragraph("libfabric plugin: ", f.plugin.text()));
 }
 
@@ -226,7 +229,9 @@ void print_json(const facts &f) {
                            {"source", ground_truth_text[f.ground_truth]}};
     nlohmann::json ibverbs = probe_json(f.ibverbs);
     ibverbs["name"] = "ibverbs";
-    out["registrars"] = nlohmann::json::array({ibverbs});
+    nlohmann::json cuda = probe_json(f.cuda);
+    cuda["name"] = "cuda";
+    out["registrars"] = nlohmann::json::array({ibverbs, cuda});
     out["variables"] = nlohmann::json::array();
     for (const option_view &v : f.options)
         out["variables"].push_back(
