@@ -157,11 +157,12 @@ TEST(Cli, InfoTextFitsAndListsTheMonitors) {
         EXPECT_NE(r.out.find(m), std::string::npos) << m << "\n" << r.out;
     EXPECT_NE(r.out.find("AUTO chooses: "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("libfabric plugin: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("statistics: UMN_STATS=1 prints"), std::string::npos) << r.out;
     expect_fits(r);
 }
 
 TEST(Cli, InfoJsonIsValidAndComplete) {
-    result r = umn({"info", "--json"});
+    result r = umn({"info", "--json"}, {"UMN_STATS=0"});
     EXPECT_EQ(r.status, 0);
     nlohmann::json j = parse_json(r.out);
     EXPECT_EQ(j["version"]["umn"], UMN_PROJECT_VERSION);
@@ -182,8 +183,17 @@ TEST(Cli, InfoJsonIsValidAndComplete) {
         EXPECT_EQ(plugin, "not built");
     EXPECT_EQ(j["libfabric_plugin"]["fi_provider_path"], umn_ofi_plugin_dir());
 
+    EXPECT_EQ(j["statistics"]["printed_at_exit"], false);
+    EXPECT_EQ(j["statistics"]["functions"][0], "umn_cache_stats");
     EXPECT_TRUE(j["hooks_entries"].is_array());
     EXPECT_TRUE(j["registrars"].is_array());
+}
+
+// UMN_STATS=1 prints counters to stderr: stdout stays one JSON document.
+TEST(Cli, InfoJsonStaysValidWithStatisticsOn) {
+    result r = umn({"info", "--json"}, {"UMN_STATS=1"});
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(parse_json(r.out)["statistics"]["printed_at_exit"], true);
 }
 
 // Every UMN_* variable of the options table, with its value and default.

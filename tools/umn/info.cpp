@@ -112,6 +112,15 @@ struct fabric_plugin {
     }
 };
 
+// How to read the counters (umn.h: umn_cache_stats, umn_notifier_stats).
+std::string statistics_text() {
+    return fmt::format(
+        "UMN_STATS=1 prints each cache's and notifier's counters to stderr when it is closed and "
+        "at exit ({} here); a program reads them with umn_cache_stats() and "
+        "umn_notifier_stats() (umn.h, man umn_cache_stats).",
+        options().stats ? "on" : "off");
+}
+
 // Everything `umn info` reports, gathered once, printed as text or JSON.
 struct facts {
     struct monitor {
@@ -193,6 +202,7 @@ void print_text(const facts &f) {
                paragraph("ground truth for `umn check`: ", ground_truth_text[f.ground_truth]));
 
     print_options(f.options);
+    fmt::print("\n{}", paragraph("statistics: ", statistics_text()));
 
     fmt::print("\nregistrars:\n");
     print_probes({{"ibverbs", f.ibverbs}, {"cuda", f.cuda}});
@@ -242,6 +252,9 @@ void print_json(const facts &f) {
              {"doc", v.doc},
              {"refused", v.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.error)}});
     const fabric_plugin &p = f.plugin;
+    out["statistics"] = {{"printed_at_exit", options().stats},
+                         {"environment", "UMN_STATS=1"},
+                         {"functions", {"umn_cache_stats", "umn_notifier_stats"}}};
     out["libfabric_plugin"] = {
         {"status", p.status()},
         {"built_for_libfabric", p.built_for ? nlohmann::json(p.libfabric()) : nullptr},
