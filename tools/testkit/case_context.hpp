@@ -45,6 +45,8 @@ class case_context {
     // wait for an asynchronous change (KSM) before closing its step.
     bool frames_changed_now() const { return frames_truth() == truth::changed; }
     bool ground_truth() const { return pagemap_.available(); }
+    // The notifier under test, for a case that drives a race itself.
+    umn_notifier *notifier() const { return n_; }
 
     std::vector<step_result> steps;
 
@@ -89,7 +91,8 @@ struct case_entry {
     void (*body)(case_context &);
 };
 
-// The cases of cases_kernel_paths.cpp.
+// The cases of cases_kernel_paths.cpp and cases_races.cpp.
 const std::vector<case_entry> &kernel_path_cases();
+const std::vector<case_entry> &race_cases();
 
 }  // namespace umn::testkit

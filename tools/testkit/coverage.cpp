@@ -312,6 +312,7 @@ const std::vector<case_entry> &entries() {
     static const std::vector<case_entry> all = [] {
         std::vector<case_entry> v = libc_cases();
         v.insert(v.end(), kernel_path_cases().begin(), kernel_path_cases().end());
+        v.insert(v.end(), race_cases().begin(), race_cases().end());
         return v;
     }();
     return all;
