@@ -30,6 +30,10 @@
  * has moved; there is no deferred work. It is stored with release semantics
  * before the registration is linked, both under lock; read() takes lock, so
  * whoever saw the generation move finds the cookie.
+ *
+ * Mapping: the generation page is handed out by the fault handler, never
+ * inserted at mmap, so fork copies no entry for it; a child faulting on the
+ * inherited mapping gets umn_foreign_page (generation ~0) instead.
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -87,6 +91,9 @@ struct umn_reg {
 /* Own caches: a leak shows when rmmod destroys them. */
 static struct kmem_cache *umn_file_cache;
 static struct kmem_cache *umn_reg_cache;
+/* What a process other than the opener sees through an inherited mapping. */
+static struct page *umn_foreign_page;
+static atomic64_t umn_last_file_id = ATOMIC64_INIT(0);
 
 /* Protection changes (mprotect, fork write-protecting the parent) and
  * soft-dirty tracking keep the pages: not invalidations.
@@ -183,6 +190,40 @@ static void umn_forget(struct umn_file *file, struct umn_reg *reg)
 	kmem_cache_free(umn_reg_cache, reg);
 }
 
+/* Whether every page of [start, end) belongs to a VMA. mmap_lock held. */
+static bool umn_range_mapped(struct mm_struct *mm, unsigned long start,
+			     unsigned long end)
+{
+	struct vm_area_struct *vma;
+
+	while (start < end) {
+		vma = find_vma(mm, start);
+		if (!vma || vma->vm_start > start)
+			return false;
+		start = vma->vm_end;
+	}
+	return true;
+}
+
+/*
+ * Inserts reg over [start, start + len) if all of it is mapped: a hole would
+ * be watched by nobody once something is mapped there. Checked and inserted
+ * under one mmap_lock hold, so no munmap slips in between.
+ */
+static int umn_insert(struct umn_file *file, struct umn_reg *reg,
+		      unsigned long start, unsigned long len)
+{
+	int ret = -EFAULT;
+
+	mmap_write_lock(file->mm);
+	if (umn_range_mapped(file->mm, start, start + len))
+		ret = mmu_interval_notifier_insert_locked(&reg->notifier,
+							  file->mm, start, len,
+							  &umn_notifier_ops);
+	mmap_write_unlock(file->mm);
+	return ret;
+}
+
 static int umn_check_range(const struct umn_dev_register *arg)
 {
 	if (!arg->len || !PAGE_ALIGNED(arg->start) || !PAGE_ALIGNED(arg->len))
@@ -211,14 +252,12 @@ static long umn_register(struct umn_file *file, void __user *argp)
 	INIT_LIST_HEAD(&reg->invalid_link);
 
 	mutex_lock(&file->update);
-	if (file->count >= file->limit)
-		ret = -ENOSPC;
-	else if (umn_find(file, arg.cookie))
+	if (umn_find(file, arg.cookie))
 		ret = -EEXIST;
+	else if (file->count >= file->limit)
+		ret = -ENOSPC;
 	else
-		ret = mmu_interval_notifier_insert(&reg->notifier, file->mm,
-						   arg.start, arg.len,
-						   &umn_notifier_ops);
+		ret = umn_insert(file, reg, arg.start, arg.len);
 	if (!ret) {
 		umn_link_cookie(file, reg);
 		file->count++;
@@ -281,6 +320,8 @@ static long umn_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		return umn_set_limit(file, value);
 	case UMN_IOC_ABI_VERSION:
 		return UMN_ABI_VERSION;
+	case UMN_IOC_FILE_ID:
+		return put_user(file->shared->file_id, (u64 __user *)argp);
 	default:
 		return -ENOTTY;
 	}
@@ -371,6 +412,27 @@ static __poll_t umn_poll(struct file *filp, poll_table *wait)
 	return umn_has_invalid(file) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
+/*
+ * Pages come in at fault time rather than at mmap, so that fork copies no
+ * page table entry of this mapping: a child (also one made by a raw clone,
+ * which runs no user-space fork handler) faults and gets the foreign page,
+ * whose generation differs from every value the opener's took.
+ */
+static vm_fault_t umn_fault(struct vm_fault *vmf)
+{
+	struct umn_file *file = vmf->vma->vm_file->private_data;
+	struct page *page = vmf->vma->vm_mm == file->mm ? file->page :
+							  umn_foreign_page;
+
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct umn_vm_ops = {
+	.fault = umn_fault,
+};
+
 static int umn_mmap(struct file *filp, struct vm_area_struct *vma)
 {
 	struct umn_file *file = filp->private_data;
@@ -383,7 +445,8 @@ static int umn_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -EPERM;
 	vma->vm_flags &= ~VM_MAYWRITE;
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
-	return vm_insert_page(vma, vma->vm_start, file->page);
+	vma->vm_ops = &umn_vm_ops;
+	return 0;
 }
 
 static int umn_open(struct inode *inode, struct file *filp)
@@ -401,6 +464,7 @@ static int umn_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	}
 	file->shared = page_address(file->page);
+	file->shared->file_id = atomic64_inc_return(&umn_last_file_id);
 	file->mm = current->mm;
 	mmgrab(file->mm);
 	mutex_init(&file->update);
@@ -457,9 +521,16 @@ static int __init umn_init(void)
 
 	umn_file_cache = KMEM_CACHE(umn_file, SLAB_ACCOUNT);
 	umn_reg_cache = KMEM_CACHE(umn_reg, SLAB_ACCOUNT);
-	ret = umn_file_cache && umn_reg_cache ? misc_register(&umn_device) :
-						-ENOMEM;
+	umn_foreign_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (umn_foreign_page)
+		((struct umn_dev_page *)page_address(umn_foreign_page))->generation =
+			~0ULL;
+	ret = umn_file_cache && umn_reg_cache && umn_foreign_page ?
+		      misc_register(&umn_device) :
+		      -ENOMEM;
 	if (ret) {
+		if (umn_foreign_page)
+			__free_page(umn_foreign_page);
 		kmem_cache_destroy(umn_reg_cache);
 		kmem_cache_destroy(umn_file_cache);
 	}
@@ -469,6 +540,7 @@ static int __init umn_init(void)
 static void __exit umn_exit(void)
 {
 	misc_deregister(&umn_device);
+	__free_page(umn_foreign_page);
 	kmem_cache_destroy(umn_reg_cache);
 	kmem_cache_destroy(umn_file_cache);
 }

@@ -69,7 +69,9 @@ int close_every_descriptor_then_unmap() {
     m.unmap();  // hung forever: the reader polled a pipe that took its number
     if (umn_generation(n) == before) return 5;
     uint64_t c = 0;
-    if (umn_get_invalid(n, &c, 1) != 1 || c != 1) return 6;
+    // The kernel monitor cannot have its descriptor back: it says so.
+    const long want = umn_notifier_monitor(n) == UMN_MONITOR_KERNEL ? -EBADF : 1;
+    if (umn_get_invalid(n, &c, 1) != want || (want == 1 && c != 1)) return 6;
     for (int fd : ends)
         if (bytes_waiting(fd) != 1) return 7;  // umn read the application's pipe
     // Later calls work, or fail with -EBADF where the kernel cannot give umn
@@ -90,6 +92,39 @@ int close_every_descriptor_then_unmap() {
 
 TEST(DescriptorHygiene, ClosefromThenPipeThenMunmapReturnsAndReadsNoPipe) {
     run_in_child(close_every_descriptor_then_unmap, std::chrono::seconds(20));
+}
+
+// After closefrom(3) a second notifier takes the first one's old descriptor
+// number (under the kernel monitor: another open of /dev/umn). The first
+// notifier must not register into it nor drain its cookies.
+int close_every_descriptor_then_open_another_notifier() {
+    umn_notifier *first, *second;
+    if (umn_notifier_open(&first, UMN_MONITOR_AUTO)) return 1;
+    if (umn_notifier_fd(first) < 0) return 2;
+    mapping a(1), b(1), c(1);
+    if (umn_register(first, a.get(), a.size(), 1)) return 3;
+    closefrom(3);
+    if (umn_notifier_open(&second, UMN_MONITOR_AUTO)) return 4;
+    if (umn_notifier_fd(second) < 0) return 5;
+    if (umn_register(second, b.get(), b.size(), 2)) return 6;
+    const int rc = umn_register(first, c.get(), c.size(), 3);
+    if (rc != 0 && rc != -EBADF) return 7;
+    a.unmap();
+    b.unmap();
+    c.unmap();
+    uint64_t got[4];
+    const long n_first = umn_get_invalid(first, got, 4);
+    for (long i = 0; i < n_first; ++i)
+        if (got[i] == 2) return 8;  // drained the second notifier's cookie
+    if (n_first < 0 && n_first != -EBADF) return 9;
+    if (umn_get_invalid(second, got, 4) != 1 || got[0] != 2) return 10;  // 3 as well: a stray
+    umn_notifier_close(first);
+    umn_notifier_close(second);
+    return 0;
+}
+
+TEST(DescriptorHygiene, ClosefromThenAnotherNotifierOnTheOldNumberIsNotUsedByTheFirst) {
+    run_in_child(close_every_descriptor_then_open_another_notifier, std::chrono::seconds(20));
 }
 
 // An event loop that polls umn_notifier_fd right after munmap returns must

@@ -6,13 +6,17 @@
  *
  *   UMN_IOC_REGISTER    watch [start, start + len) under a cookie; start and
  *                       len page aligned, len > 0, no wrap, below the user
- *                       address limit (-EINVAL); cookie already live or
- *                       undrained (-EEXIST); more than the limit (-ENOSPC).
+ *                       address limit (-EINVAL); a page of the range not
+ *                       mapped (-EFAULT); cookie already live or undrained
+ *                       (-EEXIST); more than the limit (-ENOSPC).
  *   UMN_IOC_UNREGISTER  forget a cookie, also an invalidated undrained one;
  *                       -ENOENT if unknown.
  *   UMN_IOC_SET_LIMIT   cap live plus undrained registrations; 1 to the
  *                       module parameter max_limit (-EINVAL otherwise).
  *   UMN_IOC_ABI_VERSION returns UMN_ABI_VERSION.
+ *   UMN_IOC_FILE_ID     stores this open file's file_id (see the page): a
+ *                       descriptor that is still the /dev/umn character
+ *                       device may be another open of it.
  *   read()              moves up to count / 8 invalidated cookies (__u64) out;
  *                       each registration is reported once, then forgotten.
  *                       count < 8: -EINVAL; none waiting: blocks, or -EAGAIN
@@ -20,7 +24,9 @@
  *   poll()              readable while invalidated cookies wait.
  *   mmap()              one page at offset 0, read-only: struct umn_dev_page.
  * Every call from a process other than the opener (fd inherited across fork
- * or passed over a socket) fails with -ECHILD.
+ * or passed over a socket) fails with -ECHILD; the opener's mapping, inherited
+ * by a child (also one made by a raw clone), shows the child another page:
+ * generation ~0 (a value the opener's never reaches), file_id 0.
  */
 #ifndef _UAPI_UMN_DEV_H
 #define _UAPI_UMN_DEV_H
@@ -29,7 +35,7 @@
 #include <linux/types.h>
 
 #define UMN_DEV_PATH "/dev/umn"
-#define UMN_ABI_VERSION 1
+#define UMN_ABI_VERSION 2
 
 struct umn_dev_register {
 	__u64 start;
@@ -45,6 +51,7 @@ struct umn_dev_register {
  */
 struct umn_dev_page {
 	__u64 generation;
+	__u64 file_id;	/* nonzero, unique among the module's open files */
 };
 
 #define UMN_IOC_MAGIC 0xB9
@@ -52,5 +59,6 @@ struct umn_dev_page {
 #define UMN_IOC_UNREGISTER _IOW(UMN_IOC_MAGIC, 2, __u64)
 #define UMN_IOC_SET_LIMIT _IOW(UMN_IOC_MAGIC, 3, __u64)
 #define UMN_IOC_ABI_VERSION _IO(UMN_IOC_MAGIC, 4)
+#define UMN_IOC_FILE_ID _IOR(UMN_IOC_MAGIC, 5, __u64)
 
 #endif /* _UAPI_UMN_DEV_H */

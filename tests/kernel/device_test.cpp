@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -449,6 +450,65 @@ TEST_F(Device, RandomCallsGetDocumentedAnswers) {
     }
     close(dev);
     munmap(area, pages * pg);
+}
+
+// A range with an unmapped page gives -EFAULT and registers nothing (it
+// returned 0, and a page mapped into the hole later went unwatched).
+TEST_F(Device, RegisterOverAHoleGivesEfault) {
+    char *p = map(3);
+    ASSERT_NE(p, nullptr);
+    ASSERT_EQ(munmap(p + pg, pg), 0);
+    EXPECT_EQ(reg(fd, p, 3 * pg, 1), -EFAULT);
+    EXPECT_EQ(reg(fd, p + pg, pg, 2), -EFAULT);
+    EXPECT_EQ(unreg(fd, 1), -ENOENT);
+    EXPECT_EQ(reg(fd, p, pg, 3), 0);
+    EXPECT_EQ(reg(fd, p + 2 * pg, pg, 4), 0);
+    void *back = mmap(p + pg, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                      -1, 0);
+    ASSERT_EQ(back, p + pg);
+    munmap(p + pg, pg);
+    std::vector<uint64_t> got;
+    EXPECT_EQ(read_cookies(fd, &got), -EAGAIN) << "the hole was watched";
+    munmap(p, 3 * pg);
+    EXPECT_EQ(read_cookies(fd, &got), 2);
+}
+
+// Each open file has its own file_id, on its page and from UMN_IOC_FILE_ID:
+// what lets the library tell its descriptor from another open of /dev/umn
+// that took the same number.
+TEST_F(Device, FileIdIsOnThePageAndDiffersPerOpen) {
+    int other = open_dev();
+    ASSERT_GE(other, 0);
+    __u64 mine = 0, theirs = 0;
+    ASSERT_EQ(call(fd, UMN_IOC_FILE_ID, &mine), 0);
+    ASSERT_EQ(call(other, UMN_IOC_FILE_ID, &theirs), 0);
+    EXPECT_NE(mine, 0u);
+    EXPECT_NE(mine, theirs);
+    void *page = mmap(nullptr, pg, PROT_READ, MAP_SHARED, fd, 0);
+    ASSERT_NE(page, MAP_FAILED);
+    EXPECT_EQ(static_cast<const umn_dev_page *>(page)->file_id, mine);
+    munmap(page, pg);
+    close(other);
+}
+
+// A child made by a raw fork (no user-space fork handler runs) reads the
+// inherited generation page: it must not see the parent's generation there,
+// which a cache would compare with the one it saw (a stale hit).
+TEST_F(Device, ChildOfARawForkSeesAGenerationTheParentNeverHad) {
+    const volatile uint64_t *gen = map_generation(fd);
+    ASSERT_NE(gen, nullptr);
+    char *p = map(1);
+    ASSERT_EQ(reg(fd, p, pg, 1), 0);
+    munmap(p, pg);
+    const uint64_t parent = *gen;  // 1, and mapped in the parent
+    long child = syscall(SYS_fork);
+    if (child == 0) _exit(*gen == UINT64_MAX ? 0 : *gen == parent ? 1 : 2);
+    int status = 0;
+    waitpid(static_cast<pid_t>(child), &status, 0);
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the parent's generation, 2: another value";
+    EXPECT_EQ(*gen, parent) << "the parent's page changed";
+    munmap(const_cast<uint64_t *>(gen), pg);
 }
 
 }  // namespace
