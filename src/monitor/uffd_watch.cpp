@@ -114,6 +114,12 @@ int uffd_watch::add(uintptr_t start, uintptr_t end) {
 
 void uffd_watch::remove(uintptr_t start, uintptr_t end) {
     apply_unmapped();
+    auto exact = counts_.find(start);
+    if (exact != counts_.end() && exact->second.end == end && exact->second.count == 1) {
+        counts_.erase(exact);  // the only watch of exactly these pages: no split needed
+        unregister_unwatched(start, end);
+        return;
+    }
     try {
         split_at(start);
         split_at(end);
@@ -130,10 +136,12 @@ void uffd_watch::note_unmapped(uintptr_t start, uintptr_t end) {
         dropped_[dropped_count_++] = {start, end};
     else
         dropped_overflow_ = true;
+    dropped_pending_.store(true, std::memory_order_release);  // pairs with apply_unmapped()
 }
 
 // Forgets the pages the monitor thread reported unmapped.
 void uffd_watch::apply_unmapped() {
+    if (!dropped_pending_.load(std::memory_order_acquire)) return;
     range taken[std::size(dropped_)];
     size_t n;
     bool all;
@@ -144,6 +152,7 @@ void uffd_watch::apply_unmapped() {
         std::copy(dropped_, dropped_ + n, taken);
         dropped_count_ = 0;
         dropped_overflow_ = false;
+        dropped_pending_.store(false, std::memory_order_relaxed);
     }
     if (all) registered_.clear();
     for (size_t i = 0; i < n; ++i) forget_registered(taken[i].start, taken[i].end);

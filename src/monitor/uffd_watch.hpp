@@ -21,6 +21,7 @@
 // takes only dropped_lock_, which nobody holds while doing anything else.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -79,7 +80,8 @@ class uffd_watch {
     std::mutex dropped_lock_;
     range dropped_[32];
     size_t dropped_count_ = 0;
-    bool dropped_overflow_ = false;  // forget every registered range
+    bool dropped_overflow_ = false;             // forget every registered range
+    std::atomic<bool> dropped_pending_{false};  // something to apply, without the lock
 };
 
 }  // namespace umn
