@@ -271,6 +271,7 @@ TEST_F(CachePolicy, BufferAtMappingEdgeWithAlignedBlockPartlyUnmappedIsRegistere
     auto *addr = static_cast<char *>(umn_region_addr(r));
     EXPECT_LE(addr, keep);
     EXPECT_GE(addr + umn_region_len(r), keep + 4 * page());
+    EXPECT_GE(addr, keep) << "the region reaches into the unmapped gap";
     umn_region *again = get(keep + page(), page());
     EXPECT_EQ(again, r) << "inside the clamped region: a hit";
     umn_cache_put(c, again);
