@@ -4,12 +4,10 @@
 //
 // Locking rules
 //   update_lock_  serializes the application-side mutations (add, remove,
-//                 drain, destruction) and alone guards the cookie table
-//                 (event sources never look a cookie up; every writer of
-//                 count_ holds it too). It may be held across watch/unwatch
+//                 drain, destruction). It may be held across watch/unwatch
 //                 system calls, allocation and free. Event sources never
 //                 take it.
-//   lock_         protects the address tree, the invalid list, the counters and the
+//   lock_         protects both trees, the invalid list, the counters and the
 //                 readiness eventfd's state. Held for a few hundred instructions at most: no
 //                 allocation, no free, no blocking system call inside. Taken
 //                 by event sources (the userfaultfd monitor thread, a hooked
@@ -65,7 +63,6 @@
 //   as before.
 #pragma once
 
-#include "core/cookie_table.hpp"
 #include "core/treap.hpp"
 #include "monitor/monitor.hpp"
 #include "os/sys.hpp"
@@ -82,8 +79,8 @@ struct registration {
     uint64_t cookie = 0;
     treap_links<registration> by_address;
     uintptr_t max_end = 0;  // largest end in this address subtree
-    registration *cookie_next = nullptr;  // cookie_table chain
-    registration *prev = nullptr;         // invalid list links
+    treap_links<registration> by_cookie;
+    registration *prev = nullptr;  // invalid list links
     registration *next = nullptr;
     bool invalid = false;
 };
@@ -92,6 +89,12 @@ struct address_order {
     static treap_links<registration> &links(registration *r) { return r->by_address; }
     static bool less(const registration *a, const registration *b);
     static void update(registration *r);
+};
+
+struct cookie_order {
+    static treap_links<registration> &links(registration *r) { return r->by_cookie; }
+    static bool less(const registration *a, const registration *b) { return a->cookie < b->cookie; }
+    static void update(registration *) {}
 };
 
 class core final : public backend {
@@ -184,6 +187,7 @@ class core final : public backend {
 
     alignas(64) std::mutex lock_;
     treap<registration, address_order> by_address_;
+    treap<registration, cookie_order> by_cookie_;
     registration *invalid_head_ = nullptr;
     registration *invalid_tail_ = nullptr;
     size_t count_ = 0;  // live plus undrained
@@ -199,7 +203,6 @@ class core final : public backend {
     bool readable_ = false;
 
     std::mutex update_lock_;
-    cookie_table<registration> cookies_;  // every registration; guarded by update_lock_
     event_source &source_;
     int attach_error_ = 0;
 };
