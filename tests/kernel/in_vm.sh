@@ -34,8 +34,9 @@ echo 4 >/proc/sys/vm/nr_hugepages
 export UMN_CHECK_OFFLINE=1
 step "umn info" umn info
 step "umn check --monitor kernel" umn check --monitor kernel
+# By absolute path: death tests re-execute argv[0], and the VM's cwd is /root.
 step "umn_tests under UMN_MONITOR=kernel" env UMN_MONITOR=kernel UMN_TEST_SCALE="$(scaled 0.01)" \
-    umn_tests --gtest_brief=1 --gtest_color=no
+    /bin/umn_tests --gtest_brief=1 --gtest_color=no
 step "umn_device_test" env UMN_TEST_SCALE="$(scaled 0.5)" umn_device_test --gtest_brief=1 --gtest_color=no
 step "callback cost (measured, not judged)" umn_callback_cost "$(awk -v s="$host_scale" 'BEGIN { print int(1000 * s) + 1 }')"
 step "rmmod umn" rmmod umn
