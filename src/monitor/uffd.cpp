@@ -179,6 +179,23 @@ void close_all_but(int a, int b, int c) {
     syscall(SYS_close_range, from, ~0u, 0);
 }
 
+// Descriptor calls on the monitor thread's table (and on the control socket,
+// whose numbers differ between the two tables) go through syscall(), past a
+// sanitizer's interceptors: ThreadSanitizer models one descriptor table per
+// process and records every creation, use and close of a number, so a
+// descriptor the monitor thread receives or closes in its own table would
+// read to it as a race with whatever the application opens or closes under
+// the same number in its table (two different files). Nothing is ordered
+// through these descriptors: messages carry copied bytes and descriptors, and
+// cores order their state with their own atomics and locks.
+ssize_t private_read(int fd, void *buf, size_t len) {
+    return syscall(SYS_read, fd, buf, len);
+}
+
+void private_close(int fd) {
+    syscall(SYS_close, fd);
+}
+
 // One message on the control socket. share: the descriptor travels as
 // SCM_RIGHTS and the answer is its number in the monitor's table; drop: the
 // monitor closes `fd` in its table, no answer.
@@ -208,7 +225,7 @@ ssize_t send_message(int socket, const control_message &m, int passed_fd) {
         std::memcpy(CMSG_DATA(c), &passed_fd, sizeof passed_fd);
     }
     ssize_t n;
-    do n = sendmsg(socket, &msg, MSG_NOSIGNAL);
+    do n = syscall(SYS_sendmsg, socket, &msg, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     return n;
 }
@@ -223,7 +240,7 @@ ssize_t receive_message(int socket, control_message *m, int *passed_fd) {
     msg.msg_control = control.bytes;
     msg.msg_controllen = sizeof control.bytes;
     ssize_t n;
-    do n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
+    do n = syscall(SYS_recvmsg, socket, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     *passed_fd = -1;
     cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
@@ -357,7 +374,7 @@ void uffd_monitor::handle_one_event() {
     std::lock_guard g(list_lock_);
     for (core *c = cores_; c; c = c->next_attached) c->announce_event();
     uffd_msg msg;
-    ssize_t n = read(private_uffd_, &msg, sizeof msg);  // exactly one event: see the top
+    ssize_t n = private_read(private_uffd_, &msg, sizeof msg);  // exactly one event: see the top
     if (n == static_cast<ssize_t>(sizeof msg)) {
         note_unregistered(msg);
         dispatch(msg);
@@ -370,16 +387,16 @@ void uffd_monitor::handle_request() {
     control_message m;
     int passed;
     if (receive_message(private_control_, &m, &passed) != static_cast<ssize_t>(sizeof m)) {
-        if (passed >= 0) sys::close_fd(passed);
+        if (passed >= 0) private_close(passed);
         return;
     }
     if (m.kind == control_message::share) {
         control_message answer{control_message::share, passed >= 0 ? passed : -EBADF};
         send_message(private_control_, answer, -1);
     } else {
-        if (passed >= 0) sys::close_fd(passed);
+        if (passed >= 0) private_close(passed);
         if (m.fd != private_uffd_ && m.fd != private_control_ && m.fd != private_control_app_)
-            sys::close_fd(m.fd);
+            private_close(m.fd);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace umn::sys {
@@ -26,16 +27,21 @@ int make_eventfd() {
     return fd < 0 ? -errno : fd;
 }
 
+// Both go through syscall(): fd may be a number in the userfaultfd monitor
+// thread's private descriptor table, which ThreadSanitizer's one table per
+// process would confuse with the application's descriptor of that number
+// (monitor/uffd.cpp). Callers order memory with their own atomics and locks,
+// never through the eventfd.
 void eventfd_raise(int fd) {
     uint64_t one = 1;
     // Non-blocking and far below the counter's limit: cannot fail usefully.
-    ssize_t r = write(fd, &one, sizeof one);
+    long r = syscall(SYS_write, fd, &one, sizeof one);
     (void)r;
 }
 
 void eventfd_clear(int fd) {
     uint64_t value;
-    ssize_t r = read(fd, &value, sizeof value);
+    long r = syscall(SYS_read, fd, &value, sizeof value);
     (void)r;
 }
 

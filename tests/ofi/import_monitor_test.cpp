@@ -18,17 +18,6 @@
 #include <utility>
 #include <vector>
 
-#if defined(__SANITIZE_THREAD__)
-// umn's userfaultfd reader thread keeps a private descriptor table and takes
-// descriptors in with recvmsg: a number there can equal one this process
-// creates afterwards (the eventfd behind umn_notifier_fd, the monitor's wake
-// eventfd). TSan keeps one table per process and reports that as a race on
-// the descriptor; the two are different files.
-extern "C" const char *__tsan_default_suppressions() {
-    return "race:receive_message\n";
-}
-#endif
-
 namespace {
 
 using umn::test::page;
