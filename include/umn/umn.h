@@ -45,7 +45,7 @@ const char *umn_last_error(void);
 /* ------------------------------------------------------------------ notifier */
 
 enum umn_monitor {
-    UMN_MONITOR_AUTO = 0,   /* kernel, else userfaultfd, else hooks; UMN_MONITOR overrides */
+    UMN_MONITOR_AUTO = 0,   /* kernel, else hooks, else userfaultfd; UMN_MONITOR overrides */
     UMN_MONITOR_KERNEL = 1, /* the umn kernel module, /dev/umn */
     UMN_MONITOR_UFFD = 2,   /* userfaultfd events read by a monitor thread */
     UMN_MONITOR_HOOKS = 3   /* patched libc entry points */
