@@ -6,6 +6,8 @@
 
 #include <fstream>
 #include <string>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace umn::test {
 namespace {
@@ -19,13 +21,15 @@ size_t locked_bytes() {
     return 0;
 }
 
-// The sanitizers intercept mlock and do nothing: VmLck shows no effect.
+// Whether locking a page shows in VmLck (not where RLIMIT_MEMLOCK is 0).
+// Through syscall(), as the registrar calls it: the sanitizers intercept
+// mlock as a no-op.
 bool mlock_takes_effect() {
     mapping probe(1);
     size_t before = locked_bytes();
-    if (mlock(probe.get(), probe.size()) != 0) return false;
+    if (syscall(SYS_mlock, probe.get(), probe.size()) != 0) return false;
     bool locked = locked_bytes() > before;
-    munlock(probe.get(), probe.size());
+    syscall(SYS_munlock, probe.get(), probe.size());
     return locked;
 }
 
@@ -33,8 +37,7 @@ class RegistrarMlock : public ::testing::Test {
   protected:
     void SetUp() override {
         if (!mlock_takes_effect())
-            GTEST_SKIP() << "mlock has no visible effect here (a sanitizer intercepts it, or "
-                            "RLIMIT_MEMLOCK is 0)";
+            GTEST_SKIP() << "mlock has no visible effect here (RLIMIT_MEMLOCK is 0?)";
         ASSERT_EQ(umn_registrar_mlock(&registrar), 0);
         umn_cache_params p = cache_params();
         ASSERT_EQ(umn_cache_create(&cache, &registrar, &p), 0);

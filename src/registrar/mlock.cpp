@@ -7,6 +7,10 @@
 // per page span and unlocks a span only when no region holds it. Memory locks
 // are per process, hence one table for every cache.
 //
+// mlock and munlock are called through syscall(): ASan and TSan intercept
+// them as no-ops (they would lock shadow memory too), and a registrar that
+// reports pinned pages must pin them, and meet RLIMIT_MEMLOCK, in every build.
+//
 // Locking: table_lock guards the span table and brackets each mlock/munlock,
 // so a span's count and its locked state change together.
 #include "diagnostics/reason.hpp"
@@ -18,10 +22,20 @@
 #include <mutex>
 #include <new>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace umn {
 
 namespace {
+
+int lock_pages(void *addr, size_t len) {
+    return static_cast<int>(syscall(SYS_mlock, addr, len));
+}
+
+void unlock_pages(void *addr, size_t len) {
+    syscall(SYS_munlock, addr, len);
+}
 
 struct span {
     uintptr_t end;
@@ -76,7 +90,7 @@ void let_go(uintptr_t s, uintptr_t e) {
             ++it;
             continue;
         }
-        munlock(reinterpret_cast<void *>(it->first), it->second.end - it->first);
+        unlock_pages(reinterpret_cast<void *>(it->first), it->second.end - it->first);
         it = t.erase(it);
     }
 }
@@ -86,7 +100,7 @@ void let_go(uintptr_t s, uintptr_t e) {
 int mlock_reg(void *, void *addr, size_t len, uint64_t *handle) {
     auto s = reinterpret_cast<uintptr_t>(addr);
     std::lock_guard g(table_lock);
-    if (mlock(addr, len) != 0) return pin_failure(errno, "mlock", addr, len);
+    if (lock_pages(addr, len) != 0) return pin_failure(errno, "mlock", addr, len);
     try {
         hold(s, s + len);
     } catch (const std::bad_alloc &) {
