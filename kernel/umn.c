@@ -47,6 +47,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <linux/wait.h>
 
 #include "uapi/umn_dev.h"
@@ -443,8 +444,13 @@ static int umn_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_WRITE)
 		return -EPERM;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	/* vm_flags is read-only since 6.3: the helpers take the VMA lock. */
+	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE);
+#else
 	vma->vm_flags &= ~VM_MAYWRITE;
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+#endif
 	vma->vm_ops = &umn_vm_ops;
 	return 0;
 }
@@ -505,7 +511,10 @@ static const struct file_operations umn_fops = {
 	.mmap = umn_mmap,
 	.unlocked_ioctl = umn_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	/* 6.12 dropped no_llseek: without .llseek, lseek fails with ESPIPE. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
 	.llseek = no_llseek,
+#endif
 };
 
 static struct miscdevice umn_device = {

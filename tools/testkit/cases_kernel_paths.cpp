@@ -17,6 +17,7 @@
 #include <linux/mempolicy.h>
 #include <linux/userfaultfd.h>
 #include <liburing.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -547,7 +548,14 @@ void case_madv_hwpoison(case_context &ctx) {
     char *p = map_pages(1);
     if (!p) return ctx.fail_errno("mmap");
     ctx.watch(p, pg);
+    // Newer kernels (6.12) also send the caller SIGBUS (BUS_MCEERR_AR) for
+    // the dirty page it poisoned; a handler keeps the case alive (a forced
+    // signal overrides SIG_IGN, not a handler).
+    struct sigaction quiet = {}, old = {};
+    quiet.sa_handler = [](int) {};
+    sigaction(SIGBUS, &quiet, &old);
     int error = madvise(p, pg, MADV_HWPOISON) ? errno : 0;
+    sigaction(SIGBUS, &old, nullptr);
     close_step(ctx, "MADV_HWPOISON (page unmapped, frame poisoned)", "madvise", error,
                "needs CONFIG_MEMORY_FAILURE");
     munmap(p, pg);
