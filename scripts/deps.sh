@@ -17,7 +17,7 @@ packages=(
     mpich libmpich-dev
     # kernel module and its qemu test (tests/vm/kernel.sh fetches the kernel
     # image matching linux-headers-amd64 with `apt-get download`, unpacks it)
-    linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils kmod
+    linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils zstd kmod
     # the umn-dkms package: installed and `dkms build` tested (tests/install/deb_test.sh)
     dkms
     # RDMA demonstration over soft-RoCE in qemu (tests/rdma/)
@@ -30,10 +30,46 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "deps.sh: installing ${missing[*]}"
+# The second kernel of the kernel monitor's qemu test (ctest
+# kernel_vm_backports): the newer one that bookworm-backports carries. Only its
+# versioned headers package is installed; linux-headers-amd64 stays at
+# bookworm's kernel (apt installs nothing from backports unless asked). That
+# package depends on the matching linux-image, which tests/vm/kernel.sh then
+# takes from /boot.
+backports_headers_installed() {
+    dpkg-query -W -f='${Version} ${Status}\n' 'linux-headers-*-amd64' 2>/dev/null |
+        grep -q '~bpo.* ok installed'
+}
+backports_sources=/etc/apt/sources.list.d/debian-backports.sources
+need_backports=0
+backports_headers_installed || need_backports=1
+[ ${#missing[@]} -eq 0 ] && [ $need_backports -eq 0 ] && exit 0
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get -o DPkg::Lock::Timeout=900 update -q
-"${as_root[@]}" apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}"
+apt_get=("${as_root[@]}" apt-get -o DPkg::Lock::Timeout=900)
+if [ $need_backports -eq 1 ] &&
+    ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deps.sh: adding bookworm-backports to apt's sources ($backports_sources)"
+    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
+        'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+        "${as_root[@]}" tee "$backports_sources" >/dev/null
+fi
+"${apt_get[@]}" update -q
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps.sh: installing ${missing[*]}"
+    "${apt_get[@]}" install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [ $need_backports -eq 1 ]; then
+    # backports' linux-headers-amd64 depends on linux-headers-VERSION-amd64:
+    # install that one by name, never the metapackage from backports.
+    version=$(apt-cache madison linux-headers-amd64 | awk -F' [|] ' '$3 ~ /bookworm-backports/ { print $2; exit }')
+    headers=$(apt-cache show "linux-headers-amd64=$version" 2>/dev/null |
+        sed -n 's/^Depends: \(linux-headers-[^ ,]*\).*/\1/p' | head -n 1)
+    if [ -n "$version" ] && [ -n "$headers" ]; then
+        echo "deps.sh: installing $headers (bookworm-backports)"
+        "${apt_get[@]}" install -y -q --no-install-recommends "$headers"
+    else
+        echo "deps.sh: no linux-headers-amd64 in bookworm-backports; kernel_vm_backports will skip" >&2
+    fi
+fi

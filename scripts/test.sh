@@ -29,12 +29,16 @@ run_config() {
 }
 # The plain build installs under /usr: its Debian packages are tested (ctest install.deb).
 run_config plain -DCMAKE_INSTALL_PREFIX=/usr
-# The kernel monitor's column, as `umn check` printed it inside qemu.
-check_table=build-test/plain/tests/kernel/vm/check.txt
-if [ -s "$check_table" ]; then
-    echo "=== umn check --monitor kernel (in qemu, from ctest kernel_vm)"
-    cat "$check_table"
-fi
+# The kernel monitor's column, as `umn check` printed it inside qemu: on
+# bookworm's kernel (ctest kernel_vm) and on bookworm-backports' (ctest
+# kernel_vm_backports).
+for vm in vm:kernel_vm vm-backports:kernel_vm_backports; do
+    check_table=build-test/plain/tests/kernel/${vm%%:*}/check.txt
+    if [ -s "$check_table" ]; then
+        echo "=== umn check --monitor kernel (in qemu, from ctest ${vm#*:})"
+        cat "$check_table"
+    fi
+done
 run_config asan -DUMN_SANITIZE=address
 run_config tsan -DUMN_SANITIZE=thread
 # libFuzzer explores the notifier API for UMN_FUZZ_SECONDS per monitor.

@@ -4,9 +4,10 @@
 #
 # Makes a Debian kernel bootable by tests/vm/run.sh and prints the directory
 # that holds it: DIR/vmlinux (uncompressed, boots with PVH), DIR/version and
-# DIR/lib/modules/VERSION (with modules.dep). The version is the one of the
-# installed linux-headers-amd64 (so out-of-tree modules built against those
-# headers load), or UMN_VM_KVER. The image comes from /boot when the host runs
+# DIR/lib/modules/VERSION (with modules.dep). The version is the one the
+# installed linux-headers-amd64 depends on (so out-of-tree modules built
+# against those headers load), or UMN_VM_KVER (e.g. the bookworm-backports
+# kernel, tests/kernel/backports_kver.sh). The image comes from /boot when the host runs
 # that kernel, else from `apt-get download linux-image-VERSION` unpacked with
 # `dpkg -x` (no postinst, no systemd). Cached: a second call returns at once.
 # Exit status 77 when no kernel can be had (callers turn that into a skip).
@@ -25,9 +26,11 @@ unavailable() {
 cache=$1
 kver=${UMN_VM_KVER:-}
 if [ -z "$kver" ]; then
-    headers=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1 || true)
-    [ -n "$headers" ] || unavailable "no linux-headers-*-amd64 in /usr/src and UMN_VM_KVER unset (scripts/deps.sh installs them)"
-    kver=${headers#/usr/src/linux-headers-}
+    # The version linux-headers-amd64 depends on, not the highest headers in
+    # /usr/src (scripts/deps.sh also installs the backports kernel's).
+    kver=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null |
+        sed -n 's/^linux-headers-\([^ ,]*\).*/\1/p' || true)
+    [ -n "$kver" ] || unavailable "linux-headers-amd64 not installed and UMN_VM_KVER unset (scripts/deps.sh installs it)"
 fi
 out=$cache/$kver
 mkdir -p "$cache"
@@ -55,12 +58,21 @@ else
     dpkg -x "$tmp"/linux-image-"$kver"_*.deb "$tmp/x"
 fi
 
-# The bzImage carries the kernel as an xz stream; Debian ships no
-# extract-vmlinux, so find the xz magic and decompress from there.
+# The bzImage carries the kernel as an xz (bookworm) or zstd (backports)
+# stream; Debian ships no extract-vmlinux, so find the magic and decompress
+# from there (the bytes after the stream make the decompressor complain).
 vmlinuz=$tmp/x/boot/vmlinuz-$kver
-offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n 1 | cut -d: -f1)
-[ -n "$offset" ] || die "no xz stream in $vmlinuz"
-tail -c +$((offset + 1)) "$vmlinuz" | xz -dc --single-stream >"$tmp/vmlinux" 2>/dev/null || true
+stream_at() {
+    LC_ALL=C grep -obUaP "$1" "$vmlinuz" | head -n 1 | cut -d: -f1
+}
+if offset=$(stream_at '\xfd7zXZ\x00') && [ -n "$offset" ]; then
+    tail -c +$((offset + 1)) "$vmlinuz" | xz -dc --single-stream >"$tmp/vmlinux" 2>/dev/null || true
+elif offset=$(stream_at '\x28\xb5\x2f\xfd') && [ -n "$offset" ]; then
+    command -v zstd >/dev/null || unavailable "zstd missing (scripts/deps.sh installs it)"
+    tail -c +$((offset + 1)) "$vmlinuz" | zstd -dcq >"$tmp/vmlinux" 2>/dev/null || true
+else
+    die "no xz or zstd stream in $vmlinuz"
+fi
 [ "$(head -c 4 "$tmp/vmlinux" | od -An -c | tr -d ' ')" = '177ELF' ] || die "decompressed kernel is not an ELF file"
 
 mkdir -p "$tmp/lib/modules"
