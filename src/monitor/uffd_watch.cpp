@@ -155,7 +155,10 @@ void uffd_watch::apply_unmapped() {
         dropped_pending_.store(false, std::memory_order_relaxed);
     }
     if (all) registered_.clear();
-    for (size_t i = 0; i < n; ++i) forget_registered(taken[i].start, taken[i].end);
+    for (size_t i = 0; i < n; ++i) {
+        forget_registered(taken[i].start, taken[i].end);
+        unregister_unwatched(taken[i].start, taken[i].end);  // the VMA's unwatched rest
+    }
 }
 
 bool uffd_watch::is_registered(uintptr_t start, uintptr_t end) const {
@@ -240,9 +243,12 @@ void uffd_watch::forget_registered(uintptr_t start, uintptr_t end) {
 // page is watched any more. Unregistering the whole range (whole VMAs) keeps
 // them unsplit.
 void uffd_watch::unregister_unwatched(uintptr_t start, uintptr_t end) {
+    // Ranges that abut [start, end) count too: they are what is left of a
+    // registered VMA whose watched part was unmapped, and would otherwise
+    // stay registered with nothing in them watched.
     auto it = registered_.upper_bound(start);
-    if (it != registered_.begin() && std::prev(it)->second > start) --it;
-    while (it != registered_.end() && it->first < end) {
+    if (it != registered_.begin() && std::prev(it)->second >= start) --it;
+    while (it != registered_.end() && it->first <= end) {
         auto watched = counts_.lower_bound(it->first);
         bool in_use = watched != counts_.end() && watched->first < it->second;
         if (watched != counts_.begin() && std::prev(watched)->second.end > it->first) in_use = true;
