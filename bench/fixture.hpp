@@ -39,9 +39,9 @@ class mapping {
     size_t len_ = 0;
 };
 
-double now_ns();        // CLOCK_MONOTONIC
+double now_ns();         // CLOCK_MONOTONIC
 double thread_cpu_ns();  // this thread's CPU time: what preemption does not inflate
-long resident_bytes();  // this process's resident set, from /proc/self/statm
+long resident_bytes();   // this process's resident set, from /proc/self/statm
 double median(std::vector<double> v);
 
 }  // namespace umn::bench

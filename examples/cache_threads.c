@@ -25,7 +25,7 @@
 
 enum { workers = 4, rounds = 2000, replacements = 200, buffer_len = 64 * 1024 };
 
-static atomic_ulong registrations; /* the registrar's stamp */
+static atomic_ulong registrations;  /* the registrar's stamp */
 static atomic_ulong replaced_after; /* stamp read before the latest replacement */
 static atomic_int stale, done;
 static char *shared;
@@ -100,8 +100,8 @@ int main(void) {
     atomic_store(&done, 1);
     for (int i = 0; i < workers; i++) pthread_join(threads[i], NULL);
     umn_cache_destroy(cache);
-    printf("cache_threads: %d threads, %d replacements, %lu registrations, %d stale: %s\n",
-           workers, replacements, atomic_load(&registrations), atomic_load(&stale),
+    printf("cache_threads: %d threads, %d replacements, %lu registrations, %d stale: %s\n", workers,
+           replacements, atomic_load(&registrations), atomic_load(&stale),
            atomic_load(&stale) ? "FAILED" : "ok");
     return atomic_load(&stale) ? 1 : 0;
 }

@@ -191,7 +191,8 @@ struct umn_cache_stats {
     uint64_t live_bytes;         /* bytes they register */
     uint64_t retired_regions;    /* out of the cache, deregistered at their last put */
 };
-#define UMN_CACHE_STATS_INIT {sizeof(struct umn_cache_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0}
+#define UMN_CACHE_STATS_INIT \
+    { sizeof(struct umn_cache_stats), 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 /*
  * Hits on one region by threads at the same instant may be undercounted
  * (a hit adds to its region's counter without an atomic read-modify-write);
@@ -200,15 +201,16 @@ struct umn_cache_stats {
 int umn_cache_stats(const umn_cache *c, struct umn_cache_stats *out);
 
 struct umn_notifier_stats {
-    size_t struct_size;    /* sizeof(struct umn_notifier_stats) */
-    uint64_t events;       /* invalidation events the monitor delivered to this notifier
-                              (kernel monitor: generation moves) */
-    uint64_t invalidated;  /* registrations moved to the invalid list (kernel: 0, unknown) */
-    uint64_t drained;      /* cookies umn_get_invalid returned */
-    uint64_t deferred;     /* invalidations deferred from a signal handler (hooks) */
+    size_t struct_size;     /* sizeof(struct umn_notifier_stats) */
+    uint64_t events;        /* invalidation events the monitor delivered to this notifier
+                               (kernel monitor: generation moves) */
+    uint64_t invalidated;   /* registrations moved to the invalid list (kernel: 0, unknown) */
+    uint64_t drained;       /* cookies umn_get_invalid returned */
+    uint64_t deferred;      /* invalidations deferred from a signal handler (hooks) */
     uint64_t registrations; /* live plus undrained registrations now (kernel: 0, unknown) */
 };
-#define UMN_NOTIFIER_STATS_INIT {sizeof(struct umn_notifier_stats), 0, 0, 0, 0, 0}
+#define UMN_NOTIFIER_STATS_INIT \
+    { sizeof(struct umn_notifier_stats), 0, 0, 0, 0, 0 }
 int umn_notifier_stats(const umn_notifier *n, struct umn_notifier_stats *out);
 
 /* ---------------------------------------------------------------- registrars */
@@ -235,8 +237,8 @@ int umn_registrar_mlock(struct umn_registrar *out);
  * io_uring fixed buffers. Installs a sparse buffer table of `slots` entries
  * (1..16384) in the ring and fills one slot per registration (handle = the
  * buffer index for IORING_OP_READ_FIXED / WRITE_FIXED). A full table gives
- * -ENOBUFS after the cache's eviction (-ENOSPC is the notifier's limit); a ring that already has a buffer table
- * gives -EBUSY. `ring` is liburing's struct io_uring, declared here only as an
+ * -ENOBUFS after the cache's eviction (-ENOSPC is the notifier's limit); a ring that already has a
+ * buffer table gives -EBUSY. `ring` is liburing's struct io_uring, declared here only as an
  * incomplete type so that umn.h needs no liburing header and libumn no
  * liburing library (the registrar talks to the kernel directly). Release it
  * before io_uring_queue_exit().

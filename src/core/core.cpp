@@ -54,9 +54,12 @@ core::process_words *core::map_process_words() {
 }
 
 core::core(event_source &source)
-    : words_(map_process_words()), generation_(words_->generation),
-      limit_(options().max_registrations), source_(source) {
-    attach_error_ = words_->opener.load(std::memory_order_relaxed) ? source_.attach(*this) : -ENOMEM;
+    : words_(map_process_words()),
+      generation_(words_->generation),
+      limit_(options().max_registrations),
+      source_(source) {
+    attach_error_ =
+        words_->opener.load(std::memory_order_relaxed) ? source_.attach(*this) : -ENOMEM;
 }
 
 core::~core() {

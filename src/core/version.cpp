@@ -2,4 +2,6 @@
 // umn_version(): the project version CMake compiled in (src/CMakeLists.txt).
 #include <umn/umn.h>
 
-extern "C" const char *umn_version(void) { return UMN_PROJECT_VERSION; }
+extern "C" const char *umn_version(void) {
+    return UMN_PROJECT_VERSION;
+}
