@@ -119,6 +119,8 @@ static bool umn_invalidate(struct mmu_interval_notifier *notifier,
 	struct umn_file *file = reg->file;
 	bool linked = false;
 
+	/* mmu_notifier.h asks this of every mmu_interval_read_begin() user. */
+	mmu_interval_set_seq(notifier, cur_seq);
 	if (!umn_event_changes_pages(range->event))
 		return true;
 	spin_lock(&file->lock);
@@ -147,6 +149,7 @@ static struct umn_reg *umn_find(struct umn_file *file, u64 cookie)
 {
 	struct rb_node *node = file->by_cookie.rb_node;
 
+	lockdep_assert_held(&file->update);
 	while (node) {
 		struct umn_reg *reg = rb_entry(node, struct umn_reg, by_cookie);
 
@@ -164,6 +167,7 @@ static void umn_link_cookie(struct umn_file *file, struct umn_reg *reg)
 {
 	struct rb_node **link = &file->by_cookie.rb_node, *parent = NULL;
 
+	lockdep_assert_held(&file->update);
 	while (*link) {
 		struct umn_reg *other = rb_entry(*link, struct umn_reg, by_cookie);
 
@@ -180,6 +184,7 @@ static void umn_link_cookie(struct umn_file *file, struct umn_reg *reg)
 /* Takes reg off every list and frees it. Caller holds update. */
 static void umn_forget(struct umn_file *file, struct umn_reg *reg)
 {
+	lockdep_assert_held(&file->update);
 	spin_lock(&file->lock);
 	if (!list_empty(&reg->invalid_link))
 		list_del_init(&reg->invalid_link);
@@ -197,6 +202,7 @@ static bool umn_range_mapped(struct mm_struct *mm, unsigned long start,
 {
 	struct vm_area_struct *vma;
 
+	mmap_assert_locked(mm);
 	while (start < end) {
 		vma = find_vma(mm, start);
 		if (!vma || vma->vm_start > start)
@@ -216,6 +222,7 @@ static int umn_insert(struct umn_file *file, struct umn_reg *reg,
 {
 	int ret = -EFAULT;
 
+	lockdep_assert_held(&file->update);
 	mmap_write_lock(file->mm);
 	if (umn_range_mapped(file->mm, start, start + len))
 		ret = mmu_interval_notifier_insert_locked(&reg->notifier,
@@ -339,10 +346,11 @@ static bool umn_has_invalid(struct umn_file *file)
 }
 
 /*
- * Copies up to max cookies from the head of the invalid list to buf, then
- * frees their registrations. Callbacks only append at the tail and every
- * other remover holds update, so the head entries stay put while the cookies
- * are copied without lock. Returns how many, or -EFAULT with none taken.
+ * Caller holds update. Copies up to max cookies from the head of the invalid
+ * list to buf, then frees their registrations. Callbacks only append at the
+ * tail and every other remover holds update, so the head entries stay put
+ * while the cookies are copied without lock. Returns how many, or -EFAULT
+ * with none taken.
  */
 static long umn_drain_batch(struct umn_file *file, u64 __user *buf, size_t max)
 {
@@ -351,6 +359,7 @@ static long umn_drain_batch(struct umn_file *file, u64 __user *buf, size_t max)
 	struct umn_reg *reg;
 	size_t n = 0, i;
 
+	lockdep_assert_held(&file->update);
 	spin_lock(&file->lock);
 	list_for_each_entry(reg, &file->invalid, invalid_link) {
 		if (n == max || n == UMN_READ_BATCH)
