@@ -15,7 +15,7 @@ for tool in mandoc man; do
         exit 1
     }
 done
-pages=$(find "$dir" -path '*/man[0-9]/*' -type f ! -name '*.scd' | sort)
+pages=$(find "$dir" -path '*/man[0-9]/*' -type f ! -name '*.scd' ! -name '*.gz' | sort)
 [ -n "$pages" ] || {
     echo "lint.sh: no pages under $dir" >&2
     exit 1

@@ -18,8 +18,9 @@ packages=(
     # kernel module and its qemu test (tests/vm/kernel.sh fetches the kernel
     # image matching linux-headers-amd64 with `apt-get download`, unpacks it)
     linux-headers-amd64 qemu-system-x86 busybox-static cpio xz-utils zstd kmod
-    # the umn-dkms package: installed and `dkms build` tested (tests/install/deb_test.sh)
-    dkms
+    # the Debian packages: checked by lintian, the umn-dkms package installed
+    # and `dkms build` tested (tests/install/deb_test.sh)
+    dkms lintian
     # RDMA demonstration over soft-RoCE in qemu (tests/rdma/)
     rdma-core ibverbs-providers ibverbs-utils iproute2
     # umn as libfabric's memory monitor (src/ofi/, tests/ofi/): headers, and

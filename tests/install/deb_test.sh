@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Usage: deb_test.sh BUILD_DIR SOURCE_DIR WORK_DIR
-# Builds the Debian packages from BUILD_DIR (cpack), installs them with
+# Builds the Debian packages from BUILD_DIR (cpack), checks them with lintian
+# (errors and warnings fail), installs them with
 # dpkg -i, and uses them as a user would: the outside C programs built
 # against the installed package (consumers.sh: pkg-config shared and static,
 # find_package), the installed examples built with their Makefile and run,
@@ -23,7 +24,7 @@ prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt")
         "-DCMAKE_INSTALL_PREFIX=/usr (scripts/test.sh does); this one has $prefix"
     exit 77
 }
-for tool in dpkg cpack dkms man make; do
+for tool in dpkg cpack dkms man make lintian; do
     command -v "$tool" >/dev/null || {
         echo "deb_test.sh: $tool not installed (scripts/deps.sh installs it)" >&2
         exit 1
@@ -43,6 +44,16 @@ step "cpack -G DEB"
     cat "$work/cpack.log"
     exit 1
 }
+# Debian policy as lintian checks it: every error and warning fails.
+# initial-upload-closes-no-bugs concerns uploads to the Debian archive (an
+# ITP bug to close), which these packages are not.
+step "lintian"
+if ! lintian --fail-on error,warning --tag-display-limit 0 \
+    --suppress-tags initial-upload-closes-no-bugs "$work"/packages/*.deb >"$work/lintian.log" 2>&1; then
+    grep -v 'running with root privileges' "$work/lintian.log" >&2
+    echo "deb_test.sh: lintian found errors or warnings (above)" >&2
+    exit 1
+fi
 version=$(dpkg-deb -f "$work"/packages/libumn0_*.deb Version)
 upstream=${version%-*}
 step "dpkg -i ${packages[*]} $version"
