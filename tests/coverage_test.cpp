@@ -4,7 +4,7 @@
 // passes only if it is documented as invisible to that monitor; a step the
 // machine cannot run (an older kernel, no second NUMA node) is a skip with
 // its reason.
-#include "core/notifier.hpp"
+#include "api/notifier.hpp"
 #include "coverage.hpp"
 #include "config/options.hpp"
 

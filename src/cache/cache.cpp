@@ -69,7 +69,7 @@
 // every miss (uses between two misses tie). Limits count indexed regions.
 #include "cache/cache.hpp"
 
-#include "core/notifier.hpp"
+#include "api/fork.hpp"
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
 #include "diagnostics/stats.hpp"

@@ -5,7 +5,7 @@
 
 #include "cache/cache.hpp"
 #include "config/options.hpp"
-#include "core/notifier.hpp"
+#include "api/notifier.hpp"
 #include "diagnostics/reason.hpp"
 
 #include <algorithm>

@@ -13,6 +13,8 @@
 
 #include <umn/umn.h>
 
+#include "diagnostics/probe.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,12 +68,6 @@ class event_source {
     // Whether the application's descriptor `fd` still refers to the file
     // behind `source_fd`: an application may close any number and reuse it.
     virtual bool same_file(int fd, int source_fd) { return fd == source_fd; }
-};
-
-// Whether a monitor can be used in this process, and why not.
-struct probe_result {
-    int error = 0;       // 0 usable, else a negative errno
-    std::string detail;  // one line for `umn info`
 };
 
 probe_result probe_kernel();

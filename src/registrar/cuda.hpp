@@ -2,7 +2,7 @@
 // The CUDA registrar's view for `umn info` and the tests.
 #pragma once
 
-#include "monitor/monitor.hpp"
+#include "diagnostics/probe.hpp"
 
 namespace umn::cuda {
 

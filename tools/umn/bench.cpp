@@ -6,7 +6,7 @@
 #include "table.hpp"
 
 #include "benchmarks.hpp"
-#include "core/notifier.hpp"
+#include "api/notifier.hpp"
 #include "config/options.hpp"
 #include "report.hpp"
 

@@ -3,7 +3,7 @@
 #include "table.hpp"
 #include "usage.hpp"
 
-#include "core/notifier.hpp"
+#include "api/notifier.hpp"
 #include "monitor/hooks.hpp"
 #include "monitor/monitor.hpp"
 #include "config/options.hpp"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The C API of the notifier: argument checks, fork checks, dispatch to the
 // backend. Thread safety is the backend's (see core.hpp, monitor/kernel.cpp).
-#include "core/notifier.hpp"
+#include "api/notifier.hpp"
 
 #include "core/core.hpp"
 #include "config/options.hpp"

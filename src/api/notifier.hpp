@@ -4,6 +4,7 @@
 
 #include <umn/umn.h>
 
+#include "api/fork.hpp"
 #include "monitor/monitor.hpp"
 
 #include <atomic>
@@ -21,12 +22,6 @@ struct umn_notifier {
 };
 
 namespace umn {
-
-// fork.cpp: a counter bumped in every child; a notifier from an older epoch
-// belongs to an ancestor.
-uint64_t fork_epoch();
-int registry_add(umn_notifier *n);  // 0, or -ENOSYS without MADV_WIPEONFORK
-void registry_remove(umn_notifier *n);
 
 // Opens the backend for one concrete monitor.
 int open_backend(umn_monitor monitor, std::unique_ptr<backend> *out);

@@ -19,8 +19,9 @@
 // be held by a parent thread that does not exist in the child: become_child
 // makes a new one. No child thread can be using it then: every path to it
 // passes fork_epoch() first, which waits while become_child runs.
-#include "core/notifier.hpp"
+#include "api/fork.hpp"
 
+#include "api/notifier.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Which process a notifier or cache belongs to (fork.cpp states how a child
+// is noticed, after fork() and after a raw clone).
+#pragma once
+
+#include <cstdint>
+
+struct umn_notifier;
+
+namespace umn {
+
+// A counter bumped in every child; an object from an older epoch belongs to
+// an ancestor.
+uint64_t fork_epoch();
+
+// fork.cpp's list of open notifiers, whose generations it retires in a child.
+int registry_add(umn_notifier *n);  // 0, or -ENOSYS without MADV_WIPEONFORK
+void registry_remove(umn_notifier *n);
+
+}  // namespace umn
