@@ -26,8 +26,6 @@ const uintptr_t pg = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
 
 class HookRanges : public ::testing::Test {
   protected:
-    void SetUp() override { hook_ranges::set_page_size(pg); }
-
     // The ranges of one call, as {start, end} pairs.
     std::vector<std::pair<uintptr_t, uintptr_t>> of(long nr, std::initializer_list<long> args) {
         long a[6] = {};

@@ -391,7 +391,7 @@ int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out, reg
 // request's first page to the region that served it last. Indexed by the page
 // number itself, so that neighbouring buffers share memo cache lines.
 std::atomic<umn_region *> &memo_slot(umn_cache *c, uintptr_t a0) {
-    return c->memo[(a0 >> 12) & c->memo_mask];
+    return c->memo[(a0 >> c->memo_shift) & c->memo_mask];
 }
 
 void remember(umn_cache *c, uintptr_t a0, umn_region *r) {
@@ -532,7 +532,8 @@ int make_memo(umn_cache *c) {
     unsigned bits = 10;
     while (bits < 20 && (size_t{1} << bits) < c->max_regions) ++bits;
     c->memo = new (std::nothrow) std::atomic<umn_region *>[size_t{1} << bits]();
-    c->memo_mask = (size_t{1} << bits) - 1;
+    c->memo_mask = (uint32_t{1} << bits) - 1;
+    c->memo_shift = sys::page_shift();
     return c->memo ? 0 : -ENOMEM;
 }
 

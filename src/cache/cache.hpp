@@ -68,7 +68,8 @@ struct umn_cache {
     umn::cache_index::root_t root{nullptr};
     std::atomic<uint64_t> clock{1};             // ticks at every miss; LRU stamps
     std::atomic<umn_region *> *memo = nullptr;  // request start page -> region (C4)
-    size_t memo_mask = 0;                       // memo slots - 1
+    uint32_t memo_mask = 0;                     // memo slots - 1 (at most 2^20)
+    uint32_t memo_shift = 0;                    // log2(page size): a slot per page
     uintptr_t align_mask = 0;                   // alignment - 1
     uint64_t fork_epoch = 0;
 

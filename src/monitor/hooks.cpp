@@ -519,7 +519,6 @@ int hooks_monitor::install() {
         install_error_ = -ENOTSUP;
         return install_error_;
     }
-    hook_ranges::set_page_size(sys::page_size());
     try {
         if (entries_.empty()) find_entries(&entries_);
         std::vector<patched_entry *> todo;

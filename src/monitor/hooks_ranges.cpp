@@ -4,8 +4,8 @@
 #include "monitor/hooks_ranges.hpp"
 
 #include "os/raw_syscall.hpp"
+#include "os/sys.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -41,12 +41,8 @@ namespace umn::hook_ranges {
 
 namespace {
 
-// Atomic because the hooks read it without any other ordering: set before
-// the first jump is written, and the jump, not a release store, publishes it.
-std::atomic<uintptr_t> page_mask_value{~uintptr_t{4095}};
-
 uintptr_t page_mask() {
-    return page_mask_value.load(std::memory_order_relaxed);
+    return ~(static_cast<uintptr_t>(sys::page_size()) - 1);
 }
 
 uintptr_t page_ceil(uintptr_t a) {
@@ -216,10 +212,6 @@ struct segment_scan {
 };
 
 }  // namespace
-
-void set_page_size(size_t bytes) {
-    page_mask_value.store(~(static_cast<uintptr_t>(bytes) - 1), std::memory_order_relaxed);
-}
 
 bool discards_pages(long advice) {
     switch (advice) {

@@ -28,9 +28,6 @@ constexpr int max_ranges = 8;
 // replaced it (its replacement moves the break itself).
 constexpr long sbrk_call = -2;
 
-// Set once before any hook runs (the hooks never call sysconf).
-void set_page_size(size_t bytes);
-
 // The page ranges the call `nr` with arguments `args` (system call order)
 // can change, in out[0..return value). 0: the call changes no page.
 int affected(long nr, const long *args, range *out);

@@ -18,6 +18,7 @@
 #include "monitor/monitor.hpp"
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
+#include "os/sys.hpp"
 
 #include "umn_dev.h"
 
@@ -49,7 +50,7 @@ class kernel_backend final : public backend {
         // A number no longer ours is not ours to close. Checked before the
         // unmap: own_fd() reads the page (without it, open() failed early).
         const bool ours = fd_ >= 0 && (page_ == MAP_FAILED || own_fd() == 0);
-        if (page_ != MAP_FAILED) munmap(page_, static_cast<size_t>(sysconf(_SC_PAGESIZE)));
+        if (page_ != MAP_FAILED) munmap(page_, sys::page_size());
         if (ours) close(fd_);
     }
 
@@ -64,8 +65,7 @@ class kernel_backend final : public backend {
         int abi = ioctl(fd_, UMN_IOC_ABI_VERSION);
         if (abi < 0) return last_error();
         if (abi != UMN_ABI_VERSION) return -EPROTO;
-        page_ = mmap(nullptr, static_cast<size_t>(sysconf(_SC_PAGESIZE)), PROT_READ, MAP_SHARED,
-                     fd_, 0);
+        page_ = mmap(nullptr, sys::page_size(), PROT_READ, MAP_SHARED, fd_, 0);
         if (page_ == MAP_FAILED) return last_error();
         if (int rc = own_fd()) return rc;
         return set_limit(options().max_registrations);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "os/sys.hpp"
 
+#include <atomic>
+#include <bit>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -17,9 +19,24 @@
 
 namespace umn::sys {
 
+namespace {
+// Zero until the first call. A plain atomic rather than a function-local
+// static: no guard variable, so a hook may read it inside a hooked system
+// call or a signal handler. Racing first calls store the same value.
+constinit std::atomic<size_t> page_bytes{0};
+}  // namespace
+
 size_t page_size() {
-    static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t size = page_bytes.load(std::memory_order_relaxed);
+    if (size == 0) {
+        size = static_cast<size_t>(sysconf(_SC_PAGESIZE));  // async-signal-safe
+        page_bytes.store(size, std::memory_order_relaxed);
+    }
     return size;
+}
+
+unsigned page_shift() {
+    return static_cast<unsigned>(std::countr_zero(page_size()));
 }
 
 int make_eventfd() {

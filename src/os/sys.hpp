@@ -9,7 +9,9 @@
 
 namespace umn::sys {
 
+// The one page-size source; safe in signal handlers and hooked calls.
 size_t page_size();
+unsigned page_shift();  // log2(page_size())
 inline uintptr_t page_floor(uintptr_t a) {
     return a & ~(page_size() - 1);
 }

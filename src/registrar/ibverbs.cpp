@@ -22,6 +22,7 @@
 
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
+#include "os/sys.hpp"
 #include "registrar/ibverbs.hpp"
 #include "registrar/registrar.hpp"
 
@@ -184,7 +185,7 @@ bool resolve_device_api(void *handle, device_api *api) {
 // Registers one page with IBV_ACCESS_ON_DEMAND: the only test of ODP that
 // needs no verbs structure layout.
 std::string odp_support(const library &lib, void *pd) {
-    size_t len = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t len = sys::page_size();
     void *page = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) return "ODP unknown (mmap failed)";
     errno = 0;
