@@ -167,8 +167,8 @@ TEST_F(NotifierStats, EventsInvalidatedDrainedAndRegistrationsFollowAnUnmap) {
 // A source that watches nothing: the core alone.
 class quiet_source final : public event_source {
   public:
-    int attach(core &) override { return 0; }
-    void detach(core &) override {}
+    int attach(event_sink &) override { return 0; }
+    void detach(event_sink &) override {}
     int watch(uintptr_t, uintptr_t) override { return 0; }
     void unwatch(uintptr_t, uintptr_t) override {}
 };

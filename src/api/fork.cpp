@@ -22,6 +22,7 @@
 #include "api/fork.hpp"
 
 #include "api/notifier.hpp"
+#include "monitor/monitor.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>

@@ -7,6 +7,7 @@
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
 #include "diagnostics/stats.hpp"
+#include "monitor/monitor.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>

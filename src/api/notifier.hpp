@@ -5,11 +5,12 @@
 #include <umn/umn.h>
 
 #include "api/fork.hpp"
-#include "monitor/monitor.hpp"
+#include "core/backend.hpp"
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 struct umn_notifier {
     umn__notifier_head head;  // first: umn_generation() reads it through the handle

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The user-space notifier core: registrations, the generation, the one-shot
-// invalid list. Backend for the userfaultfd and hooks monitors.
+// invalid list. The backend (backend.hpp) of a notifier whose monitor is
+// userfaultfd or hooks; those monitors feed it as its event_source, and see
+// it only as an event_sink (sink.hpp).
 //
 // Locking rules
 //   update_lock_  serializes the application-side mutations (add, remove,
@@ -63,8 +65,9 @@
 //   as before.
 #pragma once
 
+#include "core/backend.hpp"
+#include "core/sink.hpp"
 #include "core/treap.hpp"
-#include "monitor/monitor.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>
@@ -97,7 +100,7 @@ struct cookie_order {
     static void update(registration *) {}
 };
 
-class core final : public backend {
+class core final : public backend, public event_sink {
   public:
     // Attaches to `source`; check error() afterwards.
     explicit core(event_source &source);
@@ -118,20 +121,11 @@ class core final : public backend {
     // signal handler interrupting one runs (invalidate_now() defers there).
     void run_inside_lock_for_test(void (*f)(void *), void *arg);
 
-    // For event sources. See the generation protocol above.
-    void announce();
-    void invalidate(uintptr_t start, uintptr_t end);
-    void publish();
-    // announce/publish plus the readiness of umn_notifier_fd (see the top):
-    // for a source whose caller is released before invalidate() runs.
-    void announce_event();
-    void publish_event();
-    // announce + invalidate + publish in one critical section, moving the
-    // generation only if a registration overlaps. Returns whether one did.
-    bool invalidate_now(uintptr_t start, uintptr_t end);
-
-    // Intrusive link for the source's list of attached cores.
-    core *next_attached = nullptr;
+    // The sink (sink.hpp; the generation protocol above).
+    void announce_event() override;
+    void invalidate(uintptr_t start, uintptr_t end) override;
+    void publish_event() override;
+    bool invalidate_now(uintptr_t start, uintptr_t end) override;
 
   private:
     // lock_, with deferred invalidations applied after locking and before
@@ -153,6 +147,8 @@ class core final : public backend {
         uintptr_t end = 0;
     };
 
+    void announce();
+    void publish();
     void defer(uintptr_t start, uintptr_t end);
     void apply_deferred();
     bool invalidate_locked(uintptr_t start, uintptr_t end);

@@ -15,9 +15,9 @@
 //                  Application threads only; never taken inside a hook.
 //   attach_lock    serializes attach/detach (the writers of the core list).
 //                  Never taken inside a hook.
-//   core list      read by hooks without locks: a singly linked list with
-//                  acquire/release links, protected for reclamation by two
-//                  reader epochs (below). A hook takes no lock of its own; it
+//   core list      read by hooks without locks (attached_sinks, in
+//                  core/sink.hpp: acquire/release links), protected for
+//                  reclamation by two reader epochs (below). A hook takes no lock of its own; it
 //                  takes each attached core's lock_ (inside invalidate_now),
 //                  which nobody holds across an allocation, a free or a call
 //                  into libc's mapping functions, so a hook called with an
@@ -41,7 +41,6 @@
 #include "monitor/hooks_quiesce.hpp"
 #include "monitor/hooks_ranges.hpp"
 
-#include "core/core.hpp"
 #include "core/range_summary.hpp"
 #include "monitor/monitor.hpp"
 #include "os/patch.hpp"
@@ -114,13 +113,8 @@ class reader_epochs {
     counter counters_[2][slots];
 };
 
-struct attached {
-    core *c;
-    std::atomic<attached *> next{nullptr};
-};
-
 reader_epochs readers;
-std::atomic<attached *> cores_head{nullptr};
+attached_sinks sinks;  // the attached cores
 // What the attached cores watch (watch/unwatch): a hooked call over memory
 // it rules out takes no core's lock (see before_call).
 range_summary watched;
@@ -161,10 +155,10 @@ std::atomic<uint64_t> watch_count{0};
 
 void invalidate_all(const call_ranges &c) {
     unsigned ticket = readers.enter();
-    for (attached *a = cores_head.load(std::memory_order_acquire); a;
-         a = a->next.load(std::memory_order_acquire))
+    sinks.for_each([&c](event_sink &s) {
         for (int i = 0; i < c.n; ++i)
-            if (c.r[i].start < c.r[i].end) a->c->invalidate_now(c.r[i].start, c.r[i].end);
+            if (c.r[i].start < c.r[i].end) s.invalidate_now(c.r[i].start, c.r[i].end);
+    });
     readers.leave(ticket);
 }
 
@@ -181,7 +175,7 @@ bool before_call(long nr, const long *args, call_ranges *c) {
     // seq_cst, and before the list is read: a core attached after this load
     // can only gain a registration that watch() counts after it (after_call).
     c->watches = watch_count.load(std::memory_order_seq_cst);
-    const bool attached = cores_head.load(std::memory_order_acquire) != nullptr;
+    const bool attached = !sinks.empty();
     if (!attached && nr == SYS_shmdt) return false;  // its ranges cost a read of /proc
     c->n = hook_ranges::affected(nr, args, c->r);
     if (!c->n || dying_thread_stack(nr, c->r[0])) return false;
@@ -366,8 +360,8 @@ code_range text_segment(uintptr_t base_or_address, bool by_base) {
 class hooks_monitor final : public event_source {
   public:
     int install();
-    int attach(core &c) override;
-    void detach(core &c) override;
+    int attach(event_sink &sink) override;
+    void detach(event_sink &sink) override;
     int watch(uintptr_t start, uintptr_t end) override;
     void unwatch(uintptr_t start, uintptr_t end) override { watched.remove(start, end); }
     std::vector<hook_entry> report();
@@ -589,30 +583,16 @@ void hooks_monitor::settle(const std::vector<patched_entry *> &patched) {
     settled_.micros += r.micros;
 }
 
-int hooks_monitor::attach(core &c) {
-    auto *node = new (std::nothrow) attached;
-    if (!node) return -ENOMEM;
-    node->c = &c;
+int hooks_monitor::attach(event_sink &sink) {
     std::lock_guard g(attach_lock_);
-    node->next.store(cores_head.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    cores_head.store(node, std::memory_order_release);  // pairs with the hooks' acquire loads
+    sinks.add(sink);
     return 0;
 }
 
-void hooks_monitor::detach(core &c) {
-    attached *gone = nullptr;
-    {
-        std::lock_guard g(attach_lock_);
-        std::atomic<attached *> *link = &cores_head;
-        for (attached *a; (a = link->load(std::memory_order_relaxed)); link = &a->next) {
-            if (a->c != &c) continue;
-            link->store(a->next.load(std::memory_order_relaxed), std::memory_order_release);
-            gone = a;
-            break;
-        }
-        readers.synchronize();  // no hook still holds `gone` (see the top)
-    }
-    delete gone;
+void hooks_monitor::detach(event_sink &sink) {
+    std::lock_guard g(attach_lock_);
+    sinks.remove(sink);
+    readers.synchronize();  // no hook still walks on `sink` (see the top)
 }
 
 int hooks_monitor::watch(uintptr_t start, uintptr_t end) {
@@ -629,8 +609,8 @@ int hooks_monitor::watch(uintptr_t start, uintptr_t end) {
 void hooks_monitor::forget_after_fork() {
     // The parent's cores are not this process's: their locks may be held by
     // threads that do not exist here. Hooks keep working on cores the child
-    // opens. The nodes are leaked (one per inherited notifier).
-    cores_head.store(nullptr, std::memory_order_relaxed);
+    // opens.
+    sinks.forget();
     readers.reset();
     watched.reset();
     new (&attach_lock_) std::mutex;

@@ -20,7 +20,7 @@
 //   (SCM_RIGHTS): the reader writes its own copy.
 //
 // Locking rules
-//   list_lock_    the list of attached cores. The monitor thread holds it from
+//   list_lock_    the attached sinks (cores). The monitor thread holds it from
 //                 announce to publish; attach/detach take it briefly. Nobody
 //                 holding it unmaps memory or waits for the monitor thread.
 //   watch_lock_   the watched ranges, the REGISTER/UNREGISTER ioctls and the
@@ -29,7 +29,7 @@
 //                 the watch set under its own small lock: uffd_watch.hpp).
 //   request_lock_ one request at a time on the control socket (application
 //                 threads; the monitor thread answers without a lock).
-//   Order: list_lock_ -> core::lock_ (inside core::invalidate). The monitor
+//   Order: list_lock_ -> core::lock_ (inside the sinks' calls). The monitor
 //   thread takes no other lock, allocates nothing and never unmaps or frees
 //   memory, so an application thread blocked in munmap (waiting for the
 //   monitor to dequeue its event) can never be waited on by the monitor.
@@ -43,7 +43,6 @@
 //   returned, so its thread is still blocked when the generation moves.
 //   Reading several at once could dequeue an event queued after the
 //   announce. Getters wait for publish (E2).
-#include "core/core.hpp"
 #include "monitor/monitor.hpp"
 #include "monitor/uffd_watch.hpp"
 #include "os/sys.hpp"
@@ -253,8 +252,8 @@ class uffd_monitor final : public event_source, private uffd_descriptor {
   public:
     explicit uffd_monitor(int fd) : uffd_(fd), private_uffd_(fd), watched_(*this) {}
 
-    int attach(core &c) override;
-    void detach(core &c) override;
+    int attach(event_sink &sink) override;
+    void detach(event_sink &sink) override;
     int watch(uintptr_t start, uintptr_t end) override;
     void unwatch(uintptr_t start, uintptr_t end) override;
     int share_fd(int fd) override;
@@ -283,7 +282,7 @@ class uffd_monitor final : public event_source, private uffd_descriptor {
     int private_control_app_ = -1;  // the application's end, in the monitor's table
     pid_t monitor_tid_ = 0;
     std::mutex list_lock_;
-    core *cores_ = nullptr;
+    attached_sinks sinks_;
     std::thread thread_;
     std::atomic<int> start_state_{1};  // 1 starting, 0 running, < 0 failed
     std::mutex request_lock_;
@@ -291,24 +290,18 @@ class uffd_monitor final : public event_source, private uffd_descriptor {
     uffd_watch watched_;
 };
 
-int uffd_monitor::attach(core &c) {
+int uffd_monitor::attach(event_sink &sink) {
     std::lock_guard g(list_lock_);
     if (!thread_.joinable()) {
         if (int rc = start_thread()) return rc;
     }
-    c.next_attached = cores_;
-    cores_ = &c;
+    sinks_.add(sink);
     return 0;
 }
 
-void uffd_monitor::detach(core &c) {
+void uffd_monitor::detach(event_sink &sink) {
     std::lock_guard g(list_lock_);
-    for (core **p = &cores_; *p; p = &(*p)->next_attached) {
-        if (*p == &c) {
-            *p = c.next_attached;
-            break;
-        }
-    }
+    sinks_.remove(sink);
 }
 
 // The thread runs for the rest of the process: stopping it while any range is
@@ -372,14 +365,14 @@ void uffd_monitor::run() {
 
 void uffd_monitor::handle_one_event() {
     std::lock_guard g(list_lock_);
-    for (core *c = cores_; c; c = c->next_attached) c->announce_event();
+    sinks_.for_each([](event_sink &s) { s.announce_event(); });
     uffd_msg msg;
     ssize_t n = private_read(private_uffd_, &msg, sizeof msg);  // exactly one event: see the top
     if (n == static_cast<ssize_t>(sizeof msg)) {
         note_unregistered(msg);
         dispatch(msg);
     }
-    for (core *c = cores_; c; c = c->next_attached) c->publish_event();
+    sinks_.for_each([](event_sink &s) { s.publish_event(); });
 }
 
 // Answers one request of an application thread (see control_message).
@@ -401,7 +394,7 @@ void uffd_monitor::handle_request() {
 }
 
 // The kernel dropped the registration of an unmapped or moved range. Told
-// to the watch set before any core sees the event: a registration a core
+// to the watch set before any sink sees the event: a registration a core
 // inserts after this event's invalidation then finds its pages unregistered
 // and registers them again.
 void uffd_monitor::note_unregistered(const uffd_msg &msg) {
@@ -412,7 +405,7 @@ void uffd_monitor::note_unregistered(const uffd_msg &msg) {
 }
 
 void uffd_monitor::invalidate_all(uintptr_t start, uintptr_t end) {
-    for (core *c = cores_; c; c = c->next_attached) c->invalidate(start, end);
+    sinks_.for_each([=](event_sink &s) { s.invalidate(start, end); });
 }
 
 void uffd_monitor::dispatch(const uffd_msg &msg) {
