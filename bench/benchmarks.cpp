@@ -85,20 +85,28 @@ bool with_side(const std::string &side, registrar_counts *counts, Fn &&fn) {
     return false;
 }
 
-// Resident memory per cached region, in a fresh process (in this one, memory
-// freed by earlier rows would be reused and hide the growth).
-template <class Cache>
-worker_output measure_memory(const cache_config &config, size_t regions) {
+// One row of one value, measure(f), from a cache warmed with `regions`
+// regions; the message says why when no such cache could be made.
+template <class Cache, class Measure>
+worker_output measure_warm_cache(const cache_config &config, size_t regions, Measure &&measure) {
     worker_output out;
     cache_fixture<Cache> f(regions, config);
     if (f.error == 0) f.warm(0, regions);
     if (f.error != 0) {
-        out.message = f.error == -ENOTSUP ? f.why : "error: " + f.why;
+        out.message = f.failure();
         return out;
     }
     out.available = true;
-    out.rows.push_back({f.bytes_per_region});
+    out.rows.push_back({measure(f)});
     return out;
+}
+
+// Resident memory per cached region, in a fresh process (in this one, memory
+// freed by earlier rows would be reused and hide the growth).
+template <class Cache>
+worker_output measure_memory(const cache_config &config, size_t regions) {
+    return measure_warm_cache<Cache>(config, regions,
+                                     [](cache_fixture<Cache> &f) { return f.bytes_per_region; });
 }
 
 // The same for rows that measure the monitor: UCX, then umn on each monitor.
@@ -178,18 +186,36 @@ void run_munmap_row(benchmark::State &s, const options &o, const std::string &si
     s.counters["overhead_ns"] = libc - raw;
 }
 
+// Row `row` on every monitor side: munmap case `index` under `setting`.
+void add_munmap_rows(const options &o, const std::string &row, size_t index, size_t samples,
+                     const munmap_setting &setting = {}) {
+    for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
+        add(row, side,
+            [o, side, index, samples, setting](benchmark::State &s) {
+                run_munmap_row(s, o, side, index, samples, setting);
+            })
+            ->Iterations(static_cast<benchmark::IterationCount>(samples))
+            ->UseManualTime();
+    });
+}
+
 void register_munmaps(const options &o) {
     size_t samples = o.quick ? 300 : 3000;
-    for (size_t i = 0; i < munmap_cases.size(); i++) {
-        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
-            add(std::string("munmap/") + munmap_cases[i].name, side,
-                [o, side, i, samples](benchmark::State &s) {
-                    run_munmap_row(s, o, side, i, samples);
-                })
-                ->Iterations(static_cast<benchmark::IterationCount>(samples))
-                ->UseManualTime();
-        });
+    for (size_t i = 0; i < munmap_cases.size(); i++)
+        add_munmap_rows(o, std::string("munmap/") + munmap_cases[i].name, i, samples);
+}
+
+// The one value a worker reports for `job` (side, row kind, size); false,
+// with the row skipped and the reason given, when it reports none.
+bool worker_value(benchmark::State &s, const options &o, const std::vector<std::string> &job,
+                  double *value) {
+    worker_output out = run_worker(o.worker_command, job);
+    if (!out.available || out.rows.empty() || out.rows[0].empty()) {
+        s.SkipWithError(out.available ? "error: no value" : out.message.c_str());
+        return false;
     }
+    *value = out.rows[0][0];
+    return true;
 }
 
 void register_memory(const options &o) {
@@ -197,15 +223,11 @@ void register_memory(const options &o) {
         if (o.quick && n > 1000) continue;
         for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
             add("memory/regions:" + std::to_string(n), side, [o, side, n](benchmark::State &s) {
-                worker_output out =
-                    run_worker(o.worker_command, {side, "memory", std::to_string(n)});
-                if (!out.available || out.rows.empty() || out.rows[0].empty()) {
-                    s.SkipWithError(out.available ? "error: no value" : out.message.c_str());
-                    return;
-                }
+                double bytes = 0;
+                if (!worker_value(s, o, {side, "memory", std::to_string(n)}, &bytes)) return;
                 for (auto _ : s) {
                 }
-                s.counters["bytes_per_region"] = out.rows[0][0];
+                s.counters["bytes_per_region"] = bytes;
             })->Iterations(1);
         });
     }
@@ -220,18 +242,11 @@ size_t munmap_case_index(const std::string &name) {
 // The CPU time closing a cache of n regions takes, in a fresh process.
 template <class Cache>
 worker_output measure_close(const cache_config &config, size_t regions) {
-    worker_output out;
-    cache_fixture<Cache> f(regions, config);
-    if (f.error == 0) f.warm(0, regions);
-    if (f.error != 0) {
-        out.message = f.error == -ENOTSUP ? f.why : "error: " + f.why;
-        return out;
-    }
-    double t0 = thread_cpu_ns();
-    f.cache.close();
-    out.available = true;
-    out.rows.push_back({(thread_cpu_ns() - t0) / 1e6});
-    return out;
+    return measure_warm_cache<Cache>(config, regions, [](cache_fixture<Cache> &f) {
+        double t0 = thread_cpu_ns();
+        f.cache.close();
+        return (thread_cpu_ns() - t0) / 1e6;
+    });
 }
 
 // Scale: a munmap of one registered page with 10^3..10^6 regions cached,
@@ -242,46 +257,28 @@ void register_scale(const options &o) {
     std::vector<size_t> sizes = {1000, 100000};
     if (!o.quick) sizes.push_back(1000000);
     for (size_t n : sizes) {
-        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
-            munmap_setting setting;
-            setting.regions = n;
-            const size_t index = munmap_case_index("registered/4KiB");
-            add("scale/munmap-registered/registrations:" + std::to_string(n), side,
-                [o, side, index, samples, setting](benchmark::State &s) {
-                    run_munmap_row(s, o, side, index, samples, setting);
-                })
-                ->Iterations(static_cast<benchmark::IterationCount>(samples))
-                ->UseManualTime();
-        });
+        munmap_setting setting;
+        setting.regions = n;
+        add_munmap_rows(o, "scale/munmap-registered/registrations:" + std::to_string(n),
+                        munmap_case_index("registered/4KiB"), samples, setting);
         for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
             add("scale/close/registrations:" + std::to_string(n), side,
                 [o, side, n](benchmark::State &s) {
-                    worker_output out =
-                        run_worker(o.worker_command, {side, "close", std::to_string(n)});
-                    if (!out.available || out.rows.empty() || out.rows[0].empty()) {
-                        s.SkipWithError(out.available ? "error: no value" : out.message.c_str());
-                        return;
-                    }
-                    for (auto _ : s) s.SetIterationTime(out.rows[0][0] * 1e-3);
-                    s.counters["close_ms"] = out.rows[0][0];
+                    double ms = 0;
+                    if (!worker_value(s, o, {side, "close", std::to_string(n)}, &ms)) return;
+                    for (auto _ : s) s.SetIterationTime(ms * 1e-3);
+                    s.counters["close_ms"] = ms;
                 })
                 ->Iterations(1)
                 ->UseManualTime();
         });
     }
     for (size_t caches : {size_t{1}, size_t{64}}) {
-        for_each_monitor_side([&](auto, const std::string &side, const cache_config &) {
-            munmap_setting setting;
-            setting.regions = munmap_setting::other_regions;
-            setting.caches = caches;
-            const size_t index = munmap_case_index("unregistered/4KiB");
-            add("scale/munmap-unregistered/notifiers:" + std::to_string(caches), side,
-                [o, side, index, samples, setting](benchmark::State &s) {
-                    run_munmap_row(s, o, side, index, samples, setting);
-                })
-                ->Iterations(static_cast<benchmark::IterationCount>(samples))
-                ->UseManualTime();
-        });
+        munmap_setting setting;
+        setting.regions = munmap_setting::other_regions;
+        setting.caches = caches;
+        add_munmap_rows(o, "scale/munmap-unregistered/notifiers:" + std::to_string(caches),
+                        munmap_case_index("unregistered/4KiB"), samples, setting);
     }
 }
 

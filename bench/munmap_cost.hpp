@@ -140,7 +140,7 @@ munmap_result measure_in_this_process(const cache_config &config, const munmap_c
         }
     }
     if (f.error != 0) {
-        r.message = f.error == -ENOTSUP ? f.why : "error: " + f.why;
+        r.message = f.failure();
         return r;
     }
     detail::reservation libc_range(c.len, c.align), raw_range(c.len, c.align);

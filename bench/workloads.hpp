@@ -53,6 +53,8 @@ struct cache_fixture : fixture {
         if (error == -ENOTSUP) why = "unavailable: " + why;
     }
     void *buffer(size_t i) { return pages.at(i) + buffer_offset; }
+    // What a row reports when the fixture failed: "unavailable: ..." as is.
+    std::string failure() const { return error == -ENOTSUP ? why : "error: " + why; }
 
     // One get+put per page; every one must register a new region.
     int warm(size_t first, size_t count) {
