@@ -12,6 +12,8 @@
 //               `ours` in the process that opened a notifier and reads zero
 //               in any child. fork_epoch() checks it; the first caller that
 //               finds it zero does the child handler's work (become_child).
+// Either way become_child is the one fork path of umn: it also resets every
+// monitor's process-wide state (monitor/process_source.hpp).
 //
 // Locking: registry_lock guards the list of open notifiers. pthread_atfork's
 // prepare handler takes it, so the child sees a consistent list; the child
@@ -22,7 +24,7 @@
 #include "api/fork.hpp"
 
 #include "api/notifier.hpp"
-#include "monitor/monitor.hpp"
+#include "monitor/process_source.hpp"
 #include "os/sys.hpp"
 
 #include <atomic>
@@ -52,8 +54,7 @@ void become_child() {
     for (umn_notifier *n = registry_head; n; n = n->registry_next)
         n->head.generation = &forked_generation;
     registry_head = nullptr;  // the parent's notifiers are not ours to track
-    uffd_forget_after_fork();
-    hooks_forget_after_fork();
+    reset_process_sources_in_child();
     if (std::atomic<uint64_t> *mark = process_mark.load(std::memory_order_relaxed))
         mark->store(ours, std::memory_order_release);
 }
@@ -83,7 +84,8 @@ void after_fork_child() {
     registry_lock.unlock();
 }
 
-// 0, or the error that keeps notifiers from opening (no MADV_WIPEONFORK).
+}  // namespace
+
 int install_fork_handlers() {
     static int error = [] {
         void *page = sys::map_wiped_on_fork(sys::page_size());
@@ -94,8 +96,6 @@ int install_fork_handlers() {
     }();
     return error;
 }
-
-}  // namespace
 
 uint64_t fork_epoch() {
     // Acquire: pairs with the release stores of the mark (become_child) and

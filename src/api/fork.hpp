@@ -9,6 +9,11 @@ struct umn_notifier;
 
 namespace umn {
 
+// Installs the fork handlers, once; called before any process-wide monitor
+// state is made, so that every child resets it. 0, or the error that keeps
+// notifiers from opening (-ENOSYS: no MADV_WIPEONFORK).
+int install_fork_handlers();
+
 // A counter bumped in every child; an object from an older epoch belongs to
 // an ancestor.
 uint64_t fork_epoch();

@@ -35,6 +35,8 @@ int open_core(event_source *source, int error, std::unique_ptr<backend> *out) {
 }  // namespace
 
 int open_backend(umn_monitor monitor, std::unique_ptr<backend> *out) {
+    // Before a process-wide source is made: every child must reset it.
+    if (int rc = install_fork_handlers()) return rc;
     int error = 0;
     switch (monitor) {
         case UMN_MONITOR_KERNEL:

@@ -43,6 +43,7 @@
 
 #include "core/range_summary.hpp"
 #include "monitor/monitor.hpp"
+#include "monitor/process_source.hpp"
 #include "os/patch.hpp"
 #include "os/raw_syscall.hpp"
 #include "os/sys.hpp"
@@ -366,7 +367,7 @@ class hooks_monitor final : public event_source {
     void unwatch(uintptr_t start, uintptr_t end) override { watched.remove(start, end); }
     std::vector<hook_entry> report();
     std::string install_note();
-    void forget_after_fork();
+    bool reset_in_child();
 
   private:
     void find_entries(std::vector<patched_entry> *out);
@@ -606,15 +607,16 @@ int hooks_monitor::watch(uintptr_t start, uintptr_t end) {
     return 0;
 }
 
-void hooks_monitor::forget_after_fork() {
-    // The parent's cores are not this process's: their locks may be held by
-    // threads that do not exist here. Hooks keep working on cores the child
-    // opens.
+// In a fork child (process_source.hpp). The parent's cores are not this
+// process's: their locks may be held by threads that do not exist here. The
+// patched code is the child's too: hooks keep working on cores it opens.
+bool hooks_monitor::reset_in_child() {
     sinks.forget();
     readers.reset();
     watched.reset();
     new (&attach_lock_) std::mutex;
     new (&install_lock_) std::mutex;
+    return true;
 }
 
 hook_entry describe(const patched_entry &e) {
@@ -673,42 +675,32 @@ std::string hooks_monitor::install_note() {
     return text;
 }
 
-std::mutex instance_lock;
-hooks_monitor *instance = nullptr;
+process_source<hooks_monitor> &instance() {
+    static process_source<hooks_monitor> source;
+    return source;
+}
+
+hooks_monitor *make_monitor(int *error) {
+    auto *m = new (std::nothrow) hooks_monitor;  // lives as long as the process
+    if (!m) *error = -ENOMEM;
+    return m;
+}
 
 // The process's monitor, nullptr before the first hooks notifier opened.
 hooks_monitor *current_instance() {
-    std::lock_guard g(instance_lock);
-    return instance;
-}
-
-void forget_in_child() {
-    if (instance) instance->forget_after_fork();
-    new (&instance_lock) std::mutex;
+    return instance().made();
 }
 
 }  // namespace
 
-void hooks_forget_after_fork() {
-    forget_in_child();
-}
-
 event_source *hooks_source(int *error) {
-    std::lock_guard g(instance_lock);
-    if (!instance) {
-        auto *m = new (std::nothrow) hooks_monitor;  // lives as long as the process
-        if (!m || pthread_atfork(nullptr, nullptr, forget_in_child)) {
-            delete m;
-            *error = -ENOMEM;
-            return nullptr;
-        }
-        instance = m;
-    }
-    if (int rc = instance->install()) {
+    hooks_monitor *m = instance().get(make_monitor, error);
+    if (!m) return nullptr;
+    if (int rc = m->install()) {
         *error = rc;
         return nullptr;
     }
-    return instance;
+    return m;
 }
 
 probe_result probe_hooks() {

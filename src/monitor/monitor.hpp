@@ -15,7 +15,8 @@
 // include only its sink.hpp), so the dependency runs one way: monitor -> core.
 //
 // Event sources are process-wide (a range can belong to one userfaultfd only,
-// and libc is patched once), so several cores attach to one source.
+// and libc is patched once), so several cores attach to one source; each is
+// made once and reset in a fork child by one helper (process_source.hpp).
 #pragma once
 
 #include <umn/umn.h>
@@ -40,10 +41,7 @@ event_source *hooks_source(int *error);
 // The kernel backend: opens /dev/umn.
 std::unique_ptr<backend> open_kernel_backend(int *error);
 
-// Reset process-wide monitor state in a child (the parent's userfaultfd and
-// monitor thread, the hooks' attached cores, do not exist there). Called by
-// fork.cpp with no other thread inside umn; must not take locks.
-void uffd_forget_after_fork();
-void hooks_forget_after_fork();
+// The process-wide sources are made once and reset in a fork child through
+// one path: process_source.hpp.
 
 }  // namespace umn

@@ -44,6 +44,7 @@
 //   Reading several at once could dequeue an event queued after the
 //   announce. Getters wait for publish (E2).
 #include "monitor/monitor.hpp"
+#include "monitor/process_source.hpp"
 #include "monitor/uffd_watch.hpp"
 #include "os/sys.hpp"
 
@@ -259,7 +260,7 @@ class uffd_monitor final : public event_source, private uffd_descriptor {
     int share_fd(int fd) override;
     void drop_shared_fd(int source_fd) override;
     bool same_file(int fd, int source_fd) override;
-    void forget();
+    bool reset_in_child();
 
   private:
     // The userfaultfd as the calling application thread names it (see the
@@ -480,44 +481,37 @@ bool uffd_monitor::same_file(int fd, int source_fd) {
     return same_file_in(monitor_tid_, fd, source_fd);
 }
 
-// In a child after fork: this process's table is a copy of the parent's
-// application table. Close our numbers only where they are still ours (the
+// In a fork child (process_source.hpp). The parent's userfaultfd watches the
+// parent's mm and its reader thread does not exist here: the child starts
+// over with its own. This process's table is a copy of the parent's
+// application table: close our numbers only where they are still ours (the
 // parent's monitor thread still holds the originals).
-void uffd_monitor::forget() {
+bool uffd_monitor::reset_in_child() {
     if (monitor_tid_ == 0 || same_file_in(monitor_tid_, uffd_, private_uffd_)) sys::close_fd(uffd_);
     if (control_ >= 0 && same_file_in(monitor_tid_, control_, private_control_app_))
         sys::close_fd(control_);
+    return false;
 }
 
-std::mutex instance_lock;
-uffd_monitor *instance = nullptr;
+uffd_monitor *make_monitor(int *error) {
+    int fd = open_initialized(nullptr);
+    if (fd < 0) {
+        *error = fd;
+        return nullptr;
+    }
+    auto *m = new (std::nothrow) uffd_monitor(fd);  // lives as long as the process
+    if (!m) {
+        sys::close_fd(fd);
+        *error = -ENOMEM;
+    }
+    return m;
+}
 
 }  // namespace
 
 event_source *uffd_source(int *error) {
-    std::lock_guard g(instance_lock);
-    if (!instance) {
-        int fd = open_initialized(nullptr);
-        if (fd < 0) {
-            *error = fd;
-            return nullptr;
-        }
-        instance = new (std::nothrow) uffd_monitor(fd);  // lives as long as the process
-        if (!instance) {
-            sys::close_fd(fd);
-            *error = -ENOMEM;
-            return nullptr;
-        }
-    }
-    return instance;
-}
-
-void uffd_forget_after_fork() {
-    // The parent's userfaultfd watches the parent's mm and its reader thread
-    // does not exist here; the child starts over with its own.
-    if (instance) instance->forget();
-    instance = nullptr;
-    new (&instance_lock) std::mutex;
+    static process_source<uffd_monitor> instance;
+    return instance.get(make_monitor, error);
 }
 
 probe_result probe_uffd() {
