@@ -17,19 +17,21 @@
 //   thread with no lock of ours held, never from subscribe or valid.
 //
 // The hit path (valid, nothing changed)
-//   clean_generation_ is the notifier's generation up to which every
+//   clean_generation is the notifier's generation up to which every
 //   invalidated range has been delivered to libfabric by notify (so its
 //   entries are gone from every cache), or kUnclean while a range dropped by
 //   us waits for delivery. valid answers true when the notifier's generation
-//   still equals it: one load of umn's generation, one of ours, no lock, no
-//   system call. Otherwise it drains the notifier under lock_ and answers
-//   whether this range's registration is still live.
+//   still equals it: no lock, no system call, no store; four loads (the
+//   notifier's head from the object libfabric passes, its generation
+//   pointer, the generation, clean_generation beside the head), all on the
+//   line libfabric already reads. Otherwise it drains the notifier under
+//   lock_ and answers whether this range's registration is still live.
 //
 // Edges
 //   D1  the delivery thread reads the generation G, drains every cookie
 //       (umn: a cookie is drainable once the generation that announced it is
 //       visible), calls notify for each range, then stores G into
-//       clean_generation_ with release, under lock_ and only if nothing new
+//       clean_generation with release, under lock_ and only if nothing new
 //       is pending. valid's acquire load of it pairs with that store: G equal
 //       to the live generation means libfabric has removed every entry over a
 //       range invalidated so far (notify ran under mm_lock before this valid's
@@ -110,18 +112,18 @@ class import_monitor {
 
     int subscribe(const void *addr, size_t len);
     void unsubscribe(const void *addr, size_t len);
-    bool valid(const void *addr, size_t len) {
-        // D1: one load each; equal means nothing undelivered.
-        if (umn_generation(notifier_) == clean_generation_.load(std::memory_order_acquire))
-            return true;
-        return valid_slow(addr, len);
-    }
+    // export_ops' valid: libfabric's cache calls it at every hit.
+    static bool valid(fid_mem_monitor *fid, const void *addr, size_t len);
     void stop();
     void stats(umn_ofi_stats *out) const;
 
-    struct holder {
+    // What libfabric is handed (&fid) and all that a hit reads, on one line:
+    // written at open, then clean_generation at deliveries (D1, D2).
+    struct alignas(64) holder {
         fid_mem_monitor fid;
         import_monitor *self;
+        const umn__notifier_head *head;  // notifier_'s (umn.h)
+        std::atomic<uint64_t> clean_generation{0};
     } holder_{};
 
   private:
@@ -135,11 +137,8 @@ class import_monitor {
     void wake() { sys::eventfd_raise(wake_fd_); }
     static void bump(std::atomic<uint64_t> &c) { c.fetch_add(1, std::memory_order_relaxed); }
 
-    // What a hit reads, on a line of its own: written only at deliveries.
-    alignas(64) umn_notifier *notifier_ = nullptr;
-    std::atomic<uint64_t> clean_generation_{0};
-
-    alignas(64) const size_t max_;
+    umn_notifier *notifier_ = nullptr;
+    const size_t max_;
     int wake_fd_ = -1;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
@@ -174,15 +173,24 @@ int op_subscribe(fid_mem_monitor *fid, const void *addr, size_t len) {
 void op_unsubscribe(fid_mem_monitor *fid, const void *addr, size_t len) {
     self_of(fid)->unsubscribe(addr, len);
 }
-bool op_valid(fid_mem_monitor *fid, const void *addr, size_t len) {
-    return self_of(fid)->valid(addr, len);
-}
 
 fi_ops_mem_monitor export_ops = {
-    sizeof(fi_ops_mem_monitor), op_start, op_stop, op_subscribe, op_unsubscribe, op_valid,
+    sizeof(fi_ops_mem_monitor), op_start, op_stop, op_subscribe, op_unsubscribe,
+    import_monitor::valid,
 };
 
 }  // namespace
+
+// D1: the generation, then clean_generation; equal means nothing undelivered.
+// umn_generation() without its null test: the notifier is open as long as the
+// monitor.
+bool import_monitor::valid(fid_mem_monitor *fid, const void *addr, size_t len) {
+    const holder *h = reinterpret_cast<const holder *>(fid);
+    if (__atomic_load_n(h->head->generation, __ATOMIC_ACQUIRE) ==
+        h->clean_generation.load(std::memory_order_acquire))
+        return true;
+    return h->self->valid_slow(addr, len);
+}
 
 int import_monitor::open(umn_monitor monitor) {
     static_assert(offsetof(holder, fid) == 0, "libfabric passes &holder_.fid");
@@ -194,7 +202,8 @@ int import_monitor::open(umn_monitor monitor) {
     if (wake_fd_ < 0) return wake_fd_;
     int rc = umn_notifier_open(&notifier_, monitor);
     if (rc) return rc;
-    clean_generation_.store(umn_generation(notifier_), std::memory_order_relaxed);
+    holder_.head = reinterpret_cast<const umn__notifier_head *>(notifier_);
+    holder_.clean_generation.store(umn_generation(notifier_), std::memory_order_relaxed);
     // Return only once the thread runs: a fork right after must not copy a
     // thread still starting.
     std::atomic<bool> running{false};
@@ -226,7 +235,7 @@ int import_monitor::subscribe(const void *addr, size_t len) {
     std::lock_guard guard(lock_);
     bump(subscribes_);
     // A registration invalidated but not yet drained must not be reused.
-    if (umn_generation(notifier_) != clean_generation_.load(std::memory_order_relaxed) &&
+    if (umn_generation(notifier_) != holder_.clean_generation.load(std::memory_order_relaxed) &&
         drain_locked() > 0)
         wake();
     if (auto found = by_range_.find(where); found != by_range_.end()) {
@@ -319,7 +328,7 @@ void import_monitor::retire_locked(order_list::iterator it) {
 }
 
 void import_monitor::evict_locked(order_list::iterator it) {
-    clean_generation_.store(kUnclean, std::memory_order_relaxed);  // D2, under lock_
+    holder_.clean_generation.store(kUnclean, std::memory_order_relaxed);  // D2, under lock_
     umn_unregister(notifier_, it->cookie);  // -ENOENT: invalidated meanwhile; notified either way
     bump(evictions_);
     retire_locked(it);
@@ -367,7 +376,7 @@ void import_monitor::deliver() {
         }
         std::lock_guard guard(lock_);
         if (pending_.empty() && !notify_lost_) {
-            clean_generation_.store(generation, std::memory_order_release);  // D1
+            holder_.clean_generation.store(generation, std::memory_order_release);  // D1
             return;
         }
     }

@@ -16,10 +16,13 @@
  * FI_PROVIDER_PATH); ofi_stale_umn (UMN_IMPORT) calls umn_ofi_import first,
  * with UMN_MONITOR choosing the monitor.
  *
- *   ofi_stale [--rounds=N] [--bench] [--reopen]
+ *   ofi_stale [--rounds=N] [--bench] [--hits=N] [--thread] [--reopen]
  * Prints one line per case (none with --rounds=0), then the cost line with
- * --bench; --reopen closes and reopens the domain first; exits 0 with
- * the results printed, before libfabric's teardown (rxm may crash there).
+ * --bench; --hits=N runs hit_loop (N cache hits, for callgrind's
+ * --toggle-collect=hit_loop) and prints whether every hit got the cached MR;
+ * --thread starts an idle thread first; --reopen closes and reopens the
+ * domain first; exits 0 with the results printed, before libfabric's
+ * teardown (rxm may crash there).
  */
 #define _GNU_SOURCE
 #include <rdma/fabric.h>
@@ -30,6 +33,7 @@
 #include <rdma/fi_rma.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +46,11 @@
 
 #ifdef UMN_IMPORT
 #include <umn/ofi.h>
+#endif
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
 #endif
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -349,17 +358,70 @@ static void bench(void) {
     fflush(stdout);
 }
 
+/* One fi_mr_reg + fi_close of buf; returns 1 if the MR's key is not `key`
+ * (not the cached MR). */
+static int one_hit(char *buf, uint64_t key) {
+    struct fid_mr *mr;
+    CHECK(fi_mr_reg(domain, buf, BUF_LEN, FI_WRITE | FI_READ | FI_SEND | FI_RECV, 0, 0, 0, &mr,
+                    NULL));
+    int other = fi_mr_key(mr) != key;
+    fi_close(&mr->fid);
+    return other;
+}
+
+/* n cache hits: what callgrind counts (--toggle-collect=hit_loop). External
+ * and with run-time arguments so that the compiler keeps it whole under its
+ * own name. */
+__attribute__((noinline)) int hit_loop(char *buf, int n, uint64_t key) {
+    int other = 0;
+    for (int i = 0; i < n; i++) other += one_hit(buf, key);
+    return other;
+}
+
+/* Caches one buffer, warms the hit path up (lazy binding, first-touch
+ * allocations: one-time costs stay out of the count), then hit_loop. */
+static void count_hits(int n) {
+    char *buf = fresh_slot();
+    memset(buf, 1, BUF_LEN);
+    struct fid_mr *mr;
+    CHECK(fi_mr_reg(domain, buf, BUF_LEN, FI_WRITE | FI_READ | FI_SEND | FI_RECV, 0, 0, 0, &mr,
+                    NULL));
+    uint64_t key = fi_mr_key(mr);
+    fi_close(&mr->fid);
+    int other = 0;
+    for (int i = 0; i < 10; i++) other += one_hit(buf, key);
+    /* Under callgrind --instr-atstart=no the start-up ran uninstrumented. */
+    CALLGRIND_START_INSTRUMENTATION;
+    other += hit_loop(buf, n, key);
+    printf("ofi_hits: n=%d cached=%s\n", n, other ? "no" : "yes");
+    fflush(stdout);
+}
+
+/* --thread: a thread that waits for ever, so that the program is
+ * multi-threaded (as with any monitor that has a thread of its own). */
+static void *idle(void *arg) {
+    (void)arg;
+    for (;;) pause();
+    return NULL;
+}
+
 int main(int argc, char **argv) {
-    int rounds = 4, do_bench = 0, reopen = 0;
+    int rounds = 4, do_bench = 0, reopen = 0, n_hits = 0;
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--rounds=", 9))
             rounds = atoi(argv[i] + 9);
         else if (!strcmp(argv[i], "--bench"))
             do_bench = 1;
+        else if (!strncmp(argv[i], "--hits=", 7))
+            n_hits = atoi(argv[i] + 7);
         else if (!strcmp(argv[i], "--reopen"))
             reopen = 1;
-        else {
-            fprintf(stderr, "usage: %s [--rounds=N] [--bench] [--reopen]\n", argv[0]);
+        else if (!strcmp(argv[i], "--thread")) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, idle, NULL)) die("pthread_create", -FI_EAGAIN);
+        } else {
+            fprintf(stderr, "usage: %s [--rounds=N] [--bench] [--hits=N] [--thread] [--reopen]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -386,6 +448,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; rounds > 0 && i < sizeof replacements / sizeof replacements[0]; i++)
         bad += run_case(&replacements[i], rounds);
     if (do_bench) bench();
+    if (n_hits > 0) count_hits(n_hits);
 #ifdef UMN_IMPORT
     struct umn_ofi_stats s;
     if (umn_ofi_get_stats(&s) == 0)
