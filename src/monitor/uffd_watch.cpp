@@ -107,26 +107,14 @@ int uffd_watch::add(uintptr_t start, uintptr_t end) {
     if (!is_registered(start, end) || !still_registered(start, end)) {
         if (int rc = register_covering(start, end)) return rc;
     }
-    int rc = count_up(start, end);
+    int rc = watches_.add(start, end);
     if (rc) unregister_unwatched(start, end);
     return rc;
 }
 
 void uffd_watch::remove(uintptr_t start, uintptr_t end) {
     apply_unmapped();
-    auto exact = counts_.find(start);
-    if (exact != counts_.end() && exact->second.end == end && exact->second.count == 1) {
-        counts_.erase(exact);  // the only watch of exactly these pages: no split needed
-        unregister_unwatched(start, end);
-        return;
-    }
-    try {
-        split_at(start);
-        split_at(end);
-    } catch (const std::bad_alloc &) {
-        return;  // add() made these boundaries; if not, watching too much is safe
-    }
-    count_down(start, end);
+    watches_.remove(start, end);  // out of memory: still watched, which is safe
     unregister_unwatched(start, end);
 }
 
@@ -249,10 +237,7 @@ void uffd_watch::unregister_unwatched(uintptr_t start, uintptr_t end) {
     auto it = registered_.upper_bound(start);
     if (it != registered_.begin() && std::prev(it)->second >= start) --it;
     while (it != registered_.end() && it->first <= end) {
-        auto watched = counts_.lower_bound(it->first);
-        bool in_use = watched != counts_.end() && watched->first < it->second;
-        if (watched != counts_.begin() && std::prev(watched)->second.end > it->first) in_use = true;
-        if (in_use) {
+        if (watches_.any_held(it->first, it->second)) {
             ++it;
             continue;
         }
@@ -260,51 +245,6 @@ void uffd_watch::unregister_unwatched(uintptr_t start, uintptr_t end) {
         uffdio_range r{it->first, it->second - it->first};
         if (fd >= 0) ioctl(fd, UFFDIO_UNREGISTER, &r);  // fails harmlessly where unmapped
         it = registered_.erase(it);
-    }
-}
-
-// Makes `at` a segment boundary if it falls inside a segment.
-void uffd_watch::split_at(uintptr_t at) {
-    auto it = counts_.upper_bound(at);
-    if (it == counts_.begin()) return;
-    --it;
-    if (it->first < at && at < it->second.end) {
-        counts_.emplace(at, segment{it->second.end, it->second.count});
-        it->second.end = at;
-    }
-}
-
-// Raises the watch counts of [start, end); -ENOMEM with nothing raised.
-int uffd_watch::count_up(uintptr_t start, uintptr_t end) {
-    uintptr_t at = start;  // [start, at) has its count raised
-    try {
-        split_at(start);
-        split_at(end);
-        auto it = counts_.lower_bound(start);
-        while (at < end) {
-            if (it == counts_.end() || it->first > at) {
-                uintptr_t gap_end = it == counts_.end() ? end : std::min(end, it->first);
-                it = counts_.emplace_hint(it, at, segment{gap_end, 0});
-            }
-            ++it->second.count;
-            at = it->second.end;
-            ++it;
-        }
-    } catch (const std::bad_alloc &) {
-        count_down(start, at);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-// Lowers the counts of [start, end), both segment boundaries, and forgets
-// segments whose count reaches 0. Allocates nothing.
-void uffd_watch::count_down(uintptr_t start, uintptr_t end) {
-    for (auto it = counts_.lower_bound(start); it != counts_.end() && it->first < end;) {
-        if (--it->second.count > 0)
-            ++it;
-        else
-            it = counts_.erase(it);
     }
 }
 

@@ -21,6 +21,8 @@
 // takes only dropped_lock_, which nobody holds while doing anything else.
 #pragma once
 
+#include "core/range_count.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -53,11 +55,6 @@ class uffd_watch {
     void note_unmapped(uintptr_t start, uintptr_t end);
 
   private:
-    struct segment {
-        uintptr_t end;
-        size_t count;
-    };
-    using segments = std::map<uintptr_t, segment>;
     struct range {
         uintptr_t start, end;
     };
@@ -69,12 +66,9 @@ class uffd_watch {
     void forget_registered(uintptr_t start, uintptr_t end);
     void apply_unmapped();
     void unregister_unwatched(uintptr_t start, uintptr_t end);
-    int count_up(uintptr_t start, uintptr_t end);
-    void split_at(uintptr_t at);
-    void count_down(uintptr_t start, uintptr_t end);
 
     uffd_descriptor &fd_;
-    segments counts_;                            // disjoint page ranges with their watch counts
+    range_count watches_;                        // watches per page
     std::map<uintptr_t, uintptr_t> registered_;  // start -> end, disjoint, not abutting
 
     std::mutex dropped_lock_;

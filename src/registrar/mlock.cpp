@@ -13,14 +13,13 @@
 //
 // Locking: table_lock guards the span table and brackets each mlock/munlock,
 // so a span's count and its locked state change together.
+#include "core/range_count.hpp"
 #include "diagnostics/reason.hpp"
 #include "registrar/registrar.hpp"
 
 #include <cerrno>
 #include <cstdint>
-#include <map>
 #include <mutex>
-#include <new>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,63 +36,16 @@ void unlock_pages(void *addr, size_t len) {
     syscall(SYS_munlock, addr, len);
 }
 
-struct span {
-    uintptr_t end;
-    uint64_t count;
-};
+void unlock_span(uintptr_t start, uintptr_t end) {
+    unlock_pages(reinterpret_cast<void *>(start), end - start);
+}
 
 std::mutex table_lock;
-std::map<uintptr_t, span> &table() {
-    static std::map<uintptr_t, span> spans;  // disjoint [start, end) -> regions holding it
+range_count &table() {
+    static range_count spans;  // regions holding each page
     return spans;
 }
 uint64_t next_handle = 1;
-
-// Makes x a span boundary if a span covers it.
-void split_at(uintptr_t x) {
-    auto &t = table();
-    auto it = t.upper_bound(x);
-    if (it == t.begin()) return;
-    --it;
-    if (it->first < x && it->second.end > x) {
-        t.emplace(x, span{it->second.end, it->second.count});
-        it->second.end = x;
-    }
-}
-
-// Counts one more region over [s, e), creating spans for the gaps.
-void hold(uintptr_t s, uintptr_t e) {
-    auto &t = table();
-    split_at(s);
-    split_at(e);
-    auto it = t.lower_bound(s);
-    for (uintptr_t pos = s; pos < e;) {
-        if (it != t.end() && it->first == pos) {
-            ++it->second.count;
-            pos = it->second.end;
-            ++it;
-        } else {
-            uintptr_t gap_end = it != t.end() && it->first < e ? it->first : e;
-            t.emplace_hint(it, pos, span{gap_end, 1});
-            pos = gap_end;
-        }
-    }
-}
-
-// Counts one region less over [s, e) and unlocks the spans nobody holds.
-void let_go(uintptr_t s, uintptr_t e) {
-    auto &t = table();
-    split_at(s);
-    split_at(e);
-    for (auto it = t.lower_bound(s); it != t.end() && it->first < e;) {
-        if (--it->second.count) {
-            ++it;
-            continue;
-        }
-        unlock_pages(reinterpret_cast<void *>(it->first), it->second.end - it->first);
-        it = t.erase(it);
-    }
-}
 
 }  // namespace
 
@@ -101,11 +53,10 @@ int mlock_reg(void *, void *addr, size_t len, uint64_t *handle) {
     auto s = reinterpret_cast<uintptr_t>(addr);
     std::lock_guard g(table_lock);
     if (lock_pages(addr, len) != 0) return pin_failure(errno, "mlock", addr, len);
-    try {
-        hold(s, s + len);
-    } catch (const std::bad_alloc &) {
-        // Spans counted so far stay held: those pages stay locked longer than
-        // needed, which is safe; unlocking them could unlock another region's.
+    if (table().add(s, s + len) != 0) {
+        // Nothing counted: pages of it that no other region holds stay locked
+        // longer than needed, which is safe; unlocking them could unlock
+        // another region's.
         return fail(-ENOMEM, "mlock registrar: out of memory counting locked pages");
     }
     *handle = next_handle++;
@@ -117,11 +68,7 @@ namespace {
 void mlock_dereg(void *, void *addr, size_t len, uint64_t) {
     auto s = reinterpret_cast<uintptr_t>(addr);
     std::lock_guard g(table_lock);
-    try {
-        let_go(s, s + len);
-    } catch (const std::bad_alloc &) {
-        // A split failed: the pages stay locked (safe, see above).
-    }
+    table().remove(s, s + len, unlock_span);  // out of memory: they stay locked (safe)
 }
 
 }  // namespace

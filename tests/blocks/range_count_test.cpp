@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// range_count: per-page holder counts shared by the userfaultfd watch set and
+// the mlock registrar.
+#include "core/range_count.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace umn::test {
+namespace {
+
+std::vector<std::pair<uintptr_t, uintptr_t>> released;
+
+void record(uintptr_t start, uintptr_t end) {
+    released.emplace_back(start, end);
+}
+
+// The released pages as sorted, merged ranges.
+std::vector<std::pair<uintptr_t, uintptr_t>> take_released() {
+    std::vector<std::pair<uintptr_t, uintptr_t>> merged;
+    std::sort(released.begin(), released.end());
+    for (auto r : released) {
+        if (!merged.empty() && merged.back().second == r.first)
+            merged.back().second = r.second;
+        else
+            merged.push_back(r);
+    }
+    released.clear();
+    return merged;
+}
+
+using ranges = std::vector<std::pair<uintptr_t, uintptr_t>>;
+
+TEST(RangeCount, OneHolderAddedAndRemovedReleasesExactlyItsPages) {
+    range_count c;
+    ASSERT_EQ(c.add(0x1000, 0x5000), 0);
+    EXPECT_EQ(c.holders(0x1000), 1u);
+    EXPECT_EQ(c.holders(0x4fff), 1u);
+    EXPECT_EQ(c.holders(0x5000), 0u);
+    c.remove(0x1000, 0x5000, record);
+    EXPECT_EQ(take_released(), (ranges{{0x1000, 0x5000}}));
+    EXPECT_EQ(c.segments(), 0u);
+}
+
+TEST(RangeCount, OverlappingHoldersReleaseOnlyPagesNobodyHolds) {
+    range_count c;
+    ASSERT_EQ(c.add(0, 10), 0);
+    ASSERT_EQ(c.add(5, 15), 0);
+    EXPECT_EQ(c.holders(4), 1u);
+    EXPECT_EQ(c.holders(5), 2u);
+    EXPECT_EQ(c.holders(10), 1u);
+    c.remove(0, 10, record);
+    EXPECT_EQ(take_released(), (ranges{{0, 5}}));
+    EXPECT_EQ(c.holders(5), 1u);
+    c.remove(5, 15, record);
+    EXPECT_EQ(take_released(), (ranges{{5, 15}}));
+    EXPECT_EQ(c.segments(), 0u);
+}
+
+TEST(RangeCount, TheSameRangeTwiceIsReleasedOnlyByTheSecondRemove) {
+    range_count c;
+    ASSERT_EQ(c.add(100, 200), 0);
+    ASSERT_EQ(c.add(100, 200), 0);
+    c.remove(100, 200, record);
+    EXPECT_TRUE(take_released().empty());
+    EXPECT_TRUE(c.any_held(100, 200));
+    c.remove(100, 200, record);
+    EXPECT_EQ(take_released(), (ranges{{100, 200}}));
+}
+
+TEST(RangeCount, AnyHeldTreatsEndsAsExclusive) {
+    range_count c;
+    ASSERT_EQ(c.add(10, 20), 0);
+    EXPECT_FALSE(c.any_held(0, 10));
+    EXPECT_FALSE(c.any_held(20, 30));
+    EXPECT_TRUE(c.any_held(0, 11));
+    EXPECT_TRUE(c.any_held(19, 30));
+    EXPECT_TRUE(c.any_held(12, 13));  // inside one segment
+    EXPECT_TRUE(c.any_held(0, 100));  // around it
+}
+
+TEST(RangeCount, RemovingWithoutACallbackStillForgetsThePages) {
+    range_count c;
+    ASSERT_EQ(c.add(0, 8), 0);
+    c.remove(2, 4);  // part of what was added: a holder of just those pages
+    EXPECT_EQ(c.holders(1), 1u);
+    EXPECT_EQ(c.holders(2), 0u);
+    EXPECT_FALSE(c.any_held(2, 4));
+    EXPECT_TRUE(c.any_held(4, 8));
+}
+
+// Random adds and removes over 64 pages against a plain per-page array.
+TEST(RangeCount, RandomHoldersMatchAPerPageCount) {
+    constexpr uintptr_t pages = 64;
+    std::mt19937 rng(18);
+    range_count c;
+    std::vector<size_t> expected(pages, 0);
+    std::vector<std::pair<uintptr_t, uintptr_t>> held;
+    for (int step = 0; step < 4000; ++step) {
+        if (held.empty() || rng() % 2) {
+            uintptr_t a = rng() % pages, b = rng() % pages;
+            if (a == b) continue;
+            if (a > b) std::swap(a, b);
+            ASSERT_EQ(c.add(a, b), 0);
+            for (uintptr_t p = a; p < b; ++p) ++expected[p];
+            held.emplace_back(a, b);
+        } else {
+            size_t i = rng() % held.size();
+            auto [a, b] = held[i];
+            held.erase(held.begin() + static_cast<long>(i));
+            c.remove(a, b, record);
+            ranges want;
+            for (uintptr_t p = a; p < b; ++p)
+                if (--expected[p] == 0) {
+                    if (!want.empty() && want.back().second == p)
+                        want.back().second = p + 1;
+                    else
+                        want.emplace_back(p, p + 1);
+                }
+            ASSERT_EQ(take_released(), want) << "step " << step;
+        }
+        for (uintptr_t p = 0; p < pages; ++p) ASSERT_EQ(c.holders(p), expected[p]) << "page " << p;
+    }
+}
+
+}  // namespace
+}  // namespace umn::test
