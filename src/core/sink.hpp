@@ -90,9 +90,11 @@ class attached_sinks {
     }
     void remove(event_sink &s) {
         std::atomic<event_sink *> *link = &head_;
-        for (event_sink *e; (e = link->load(std::memory_order_relaxed)); link = &e->next_attached_) {
+        for (event_sink *e; (e = link->load(std::memory_order_relaxed));
+             link = &e->next_attached_) {
             if (e != &s) continue;
-            link->store(s.next_attached_.load(std::memory_order_relaxed), std::memory_order_release);
+            link->store(s.next_attached_.load(std::memory_order_relaxed),
+                        std::memory_order_release);
             return;
         }
     }

@@ -5,7 +5,6 @@
 
 #include "cache/cache.hpp"
 #include "config/options.hpp"
-#include "api/notifier.hpp"
 #include "diagnostics/reason.hpp"
 
 #include <algorithm>
