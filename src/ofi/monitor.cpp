@@ -49,12 +49,15 @@
 //   held it drops the entry (D2). Memory stays bounded; correctness never
 //   depends on unsubscribe.
 //
-// fork: the child has no delivery thread and umn's calls give -ECHILD; its
-// generation reads UINT64_MAX, so every valid takes the slow path, which
-// answers false before taking any lock, and subscribe fails: the child's
-// libfabric never serves a cached registration. After a raw clone (no fork
-// handler) the generation of a user-space monitor reads 0: the slow path
-// then gets -ECHILD from umn and answers false too.
+// fork: the child has no delivery thread and umn's calls give -ECHILD. Its
+// generation reads UINT64_MAX after fork(); after a raw clone (no fork
+// handler) 0 with a user-space monitor until its first umn call, UINT64_MAX
+// with the kernel monitor (the module's page for another process). Neither
+// equals clean_generation (user-space generations start at 1; kUnclean is
+// not UINT64_MAX), so every valid takes the slow path, which asks umn
+// (in_child) and answers false before taking any lock; subscribe fails too:
+// the child's libfabric never serves a cached registration
+// (ImportMonitor.ChildOfARawCloneNeverValidates).
 #include "ofi/monitor.hpp"
 
 #include "os/sys.hpp"
@@ -79,7 +82,6 @@ namespace umn::ofi {
 namespace {
 
 constexpr uint64_t kUnclean = UINT64_MAX - 1;  // no real generation reaches it
-constexpr uint64_t kChildGeneration = UINT64_MAX;
 
 struct range {
     uintptr_t addr;
@@ -127,7 +129,10 @@ class import_monitor {
     } holder_{};
 
   private:
-    bool in_child() const { return umn_generation(notifier_) == kChildGeneration; }
+    // A child (fork, or a raw clone, which runs no fork handler) must not
+    // take lock_: a parent thread may have held it at the clone. umn's check
+    // tells without a lock, and from then on the generation reads UINT64_MAX.
+    bool in_child() const { return umn_get_invalid(notifier_, nullptr, 0) == -ECHILD; }
     bool valid_slow(const void *addr, size_t len);
     long drain_locked();
     void retire_locked(order_list::iterator it);

@@ -10,11 +10,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <functional>
 #include <mutex>
 #include <set>
+#include <string>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -258,22 +262,48 @@ TEST_F(ImportMonitor, ForkedChildNeverValidatesNorSubscribes) {
     EXPECT_TRUE(hit(buf.get(), page()));  // the parent's registration lives on
 }
 
-// A raw fork runs no fork handler: umn's generation reads 0 there (user-space
-// monitors), not UINT64_MAX, and umn's calls give -ECHILD.
-TEST_F(ImportMonitor, ChildOfARawForkNeverValidates) {
-    umn::test::mapping buf(1);
-    ASSERT_EQ(subscribe(buf.get(), page()), 0);
-    settle();
-    pid_t pid = static_cast<pid_t>(syscall(SYS_fork));
-    ASSERT_GE(pid, 0);
+// A raw clone (syscall(SYS_clone, SIGCHLD) or SYS_fork) runs no fork
+// handler: umn's generation reads 0 there (user-space monitors) or UINT64_MAX
+// (kernel), never the parent's, and umn's calls give -ECHILD. The child
+// never gets valid == true, nor a subscription, and does not hang (alarm),
+// before and after the parent's first delivered invalidation.
+int raw_clone_child(bool use_fork, const std::function<int()> &child) {
+    long pid = use_fork ? syscall(SYS_fork) : syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid == 0) {
-        bool ok = fid->export_ops->valid(fid, buf.get(), page());
-        _exit(ok ? 1 : 0);
+        alarm(10);
+        _exit(child());
     }
     int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    EXPECT_TRUE(hit(buf.get(), page()));
+    if (pid < 0 || waitpid(static_cast<pid_t>(pid), &status, 0) != pid) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(ImportMonitor, ChildOfARawCloneNeverValidates) {
+    umn::test::mapping buf(1), other(1);
+    ASSERT_EQ(subscribe(buf.get(), page()), 0);
+    auto child = [&] {
+        bool ok = fid->export_ops->valid(fid, buf.get(), page());
+        bool never = fid->export_ops->valid(fid, other.get(), page());
+        int rc = fid->export_ops->subscribe(fid, other.get(), page());
+        return ok || never ? 1 : rc != -ECHILD ? 2 : 0;
+    };
+    for (bool invalidated : {false, true}) {
+        if (invalidated) {  // the parent's generation and clean generation move
+            ASSERT_EQ(subscribe(other.get(), page()), 0);
+            ASSERT_EQ(map_fixed(other.get(), page()), other.get());
+            EXPECT_TRUE(fabric.wait_notified(other.get(), page()));
+        }
+        settle();
+        ASSERT_TRUE(hit(buf.get(), page()));
+        for (bool use_fork : {false, true}) {
+            SCOPED_TRACE(std::string(use_fork ? "SYS_fork" : "SYS_clone") +
+                         (invalidated ? ", after an invalidation" : ", nothing invalidated"));
+            // 1: valid said true; 2: subscribe did not fail with -ECHILD;
+            // 142: hung (SIGALRM).
+            EXPECT_EQ(raw_clone_child(use_fork, child), 0);
+            EXPECT_TRUE(hit(buf.get(), page()));  // the parent's registration lives on
+        }
+    }
 }
 
 // Threads hit, subscribe and replace pages while the delivery thread takes

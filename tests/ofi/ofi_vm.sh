@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# Usage: tests/ofi/ofi_vm.sh VM_CACHE WORK_DIR OFI_STALE OFI_STALE_UMN PLUGIN UMN
+# Usage: tests/ofi/ofi_vm.sh VM_CACHE WORK_DIR OFI_STALE OFI_STALE_UMN PLUGIN UMN MONITOR_TESTS
 #
 # umn as libfabric's memory monitor on a real provider: runs tests/ofi/vm_cmd.sh
 # in the soft-RoCE VM of tests/vm/rxe_vm.sh: ofi_stale on verbs;ofi_rxm with
@@ -10,7 +10,8 @@
 # and through the libumn-fi.so plugin with unmodified programs (ofi_stale
 # without any umn call, fi_pingpong); then the instructions of a cache hit
 # under callgrind, every monitor (umn's may exceed memhooks' by a few: see
-# vm_cmd.sh). Exit 77 (a skip) when qemu, the kernel, rdma-core or
+# vm_cmd.sh); and the fork and raw-clone cases of MONITOR_TESTS
+# (umn_ofi_monitor_tests) under umn's kernel monitor. Exit 77 (a skip) when qemu, the kernel, rdma-core or
 # libfabric-bin is missing.
 #   UMN_OFI_ROUNDS=N  rounds per replacement (default 2)
 #   UMN_OFI_HITS=N    cache hits counted by callgrind per monitor (default 200)
@@ -18,11 +19,11 @@
 #                     interleaved passes (default 0: not timed)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# -eq 6 ] || {
-    echo "usage: $0 VM_CACHE WORK_DIR OFI_STALE OFI_STALE_UMN PLUGIN UMN" >&2
+[ $# -eq 7 ] || {
+    echo "usage: $0 VM_CACHE WORK_DIR OFI_STALE OFI_STALE_UMN PLUGIN UMN MONITOR_TESTS" >&2
     exit 2
 }
-cache=$1 work=$2 stale=$3 stale_umn=$4 plugin=$5 umn=$6
+cache=$1 work=$2 stale=$3 stale_umn=$4 plugin=$5 umn=$6 monitor_tests=$7
 
 skip() {
     echo "ofi_vm: skipped: $*"
@@ -50,5 +51,5 @@ else
 fi
 exec "$here/../vm/rxe_vm.sh" ofi_vm "$cache" "$work" $((500 + 80 * ${UMN_OFI_BENCH:-0})) \
     "rounds=${UMN_OFI_ROUNDS:-2} hits=${UMN_OFI_HITS:-200} bench=${UMN_OFI_BENCH:-0}" \
-    "$here/vm_cmd.sh" -b "$stale" -b "$stale_umn" -b "$umn" -b "$pingpong" \
+    "$here/vm_cmd.sh" -b "$stale" -b "$stale_umn" -b "$umn" -b "$pingpong" -b "$monitor_tests" \
     -b "$plugin:/opt/umn-fi/$(basename "$plugin")" -f "$libgcc:$libgcc" ${extra[@]+"${extra[@]}"}

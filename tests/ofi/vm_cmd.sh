@@ -67,6 +67,18 @@ for monitor in $monitors; do
     # The unmodified program, umn through the plugin.
     FI_PROVIDER_PATH=$plugin_dir UMN_MONITOR=$monitor run "umn-plugin-$monitor" "$misses" ofi_stale
 done
+# A fork or raw-clone child never gets valid == true nor a subscription,
+# under the kernel monitor too (the host's suite runs the user-space ones).
+if echo "$monitors" | grep -qx kernel; then
+    if UMN_MONITOR=kernel umn_ofi_monitor_tests \
+        --gtest_filter='ImportMonitor.Fork*:ImportMonitor.ChildOf*' >/tmp/fork.out 2>&1; then
+        grep "^\[ *\(OK\|PASSED\) *\]" /tmp/fork.out | sed 's/^/umn-kernel /'
+    else
+        echo "ofi_vm: FAIL: the import monitor's fork cases under the kernel monitor"
+        tail -n 20 /tmp/fork.out
+        fail=1
+    fi
+fi
 # fi_pingpong from libfabric-bin through the plugin, with libfabric's log
 # saying that the imported monitor is the default.
 FI_PROVIDER_PATH=$plugin_dir FI_LOG_LEVEL=info FI_LOG_SUBSYS=mr \
