@@ -74,7 +74,7 @@ core::~core() {
         guard g(*this);
         by_address_.take_all();
         all = by_cookie_.take_all();
-        invalid_head_ = invalid_tail_ = nullptr;
+        invalid_.forget_all();
         count_ = 0;
     }
     treap<registration, cookie_order>::post_order(all, [this](registration *r) {
@@ -149,24 +149,24 @@ int core::remove(uint64_t cookie) {
         if (!r) return -ENOENT;
         forget(r);
     }
-    r->next = nullptr;
-    release(r);
+    registration_list batch;
+    batch.push_back(r);
+    release(batch);
     return 0;
 }
 
 long core::drain(uint64_t *cookies, size_t max) {
     wait_published();
-    registration *taken = nullptr;
+    registration_list taken;
     long n = 0;
     std::lock_guard update(update_lock_);
     {
         guard g(*this);
-        while (invalid_head_ && static_cast<size_t>(n) < max) {
-            registration *r = invalid_head_;
+        while (!invalid_.empty() && static_cast<size_t>(n) < max) {
+            registration *r = invalid_.front();
             cookies[n++] = r->cookie;
             forget(r);
-            r->next = taken;
-            taken = r;
+            taken.push_front(r);
         }
         counters_.drained += static_cast<uint64_t>(n);
     }
@@ -202,7 +202,7 @@ int core::poll_fd() {
     event_fd_id_ = id;
     source_event_fd_.store(shared, std::memory_order_release);  // pairs with announce_event()
     readable_ = false;
-    set_readable(invalid_head_ != nullptr, event_fd_);
+    set_readable(!invalid_.empty(), event_fd_);
     return event_fd_;
 }
 
@@ -223,33 +223,19 @@ void core::forget(registration *r) {
     --count_;
 }
 
-// Unwatches and frees a list linked through `next`, outside lock_.
-void core::release(registration *list) {
-    while (list) {
-        registration *next = list->next;
-        source_.unwatch(list->start, list->end);
-        delete list;
-        list = next;
-    }
-}
-
-void core::append_invalid(registration *r) {
-    r->invalid = true;
-    r->next = nullptr;
-    r->prev = invalid_tail_;
-    if (invalid_tail_)
-        invalid_tail_->next = r;
-    else
-        invalid_head_ = r;
-    invalid_tail_ = r;
+// Unwatches and frees a batch no structure holds any more, outside lock_.
+void core::release(registration_list &batch) {
+    batch.for_each([this](registration *r) {
+        source_.unwatch(r->start, r->end);
+        delete r;
+    });
+    batch.forget_all();
 }
 
 void core::unlink_invalid(registration *r) {
-    (r->prev ? r->prev->next : invalid_head_) = r->next;
-    (r->next ? r->next->prev : invalid_tail_) = r->prev;
-    r->prev = r->next = nullptr;
+    invalid_.remove(r);
     r->invalid = false;
-    if (!invalid_head_) set_readable_by_application(false);
+    if (invalid_.empty()) set_readable_by_application(false);
 }
 
 // lock_ held. fd names the eventfd in the calling thread's descriptor table.
@@ -284,15 +270,12 @@ bool core::event_fd_is_ours() const {
 }
 
 // Unlinks every live registration overlapping [start, end) from the address
-// tree; returns them linked through `next`. Caller holds lock_.
-registration *core::take_overlapping(uintptr_t start, uintptr_t end) {
-    registration *found = nullptr;
-    auto collect = [&](registration *r) {
-        r->next = found;
-        found = r;
-    };
+// tree; returns them as a batch. Caller holds lock_.
+registration_list core::take_overlapping(uintptr_t start, uintptr_t end) {
+    registration_list found;
+    auto collect = [&](registration *r) { found.push_front(r); };
     visit_overlapping(by_address_.root(), start, end, collect);
-    for (registration *r = found; r; r = r->next) by_address_.erase(r);
+    found.for_each([this](registration *r) { by_address_.erase(r); });
     return found;
 }
 
@@ -304,15 +287,14 @@ void core::announce() {
 // Moves every live registration overlapping [start, end) to the invalid
 // list; returns whether there was one. lock_ held.
 bool core::invalidate_locked(uintptr_t start, uintptr_t end) {
-    registration *r = take_overlapping(start, end);
-    const bool found = r != nullptr;
-    while (r) {
-        registration *next = r->next;
-        append_invalid(r);
+    registration_list taken = take_overlapping(start, end);
+    const bool found = !taken.empty();
+    taken.for_each([this](registration *r) {
+        r->invalid = true;
         ++counters_.invalidated;
-        r = next;
-    }
-    if (invalid_head_) set_readable_by_source(true);
+    });
+    invalid_.splice_back(taken);
+    if (!invalid_.empty()) set_readable_by_source(true);
     return found;
 }
 
@@ -356,7 +338,7 @@ void core::publish_event() {
         guard g(*this);
         const int fd = source_event_fd_.load(std::memory_order_relaxed);
         if (fd >= 0) {
-            readable_ = invalid_head_ != nullptr;
+            readable_ = !invalid_.empty();
             if (!readable_) sys::eventfd_clear(fd);  // the event invalidated nothing
         }
     }

@@ -66,6 +66,7 @@
 #pragma once
 
 #include "core/backend.hpp"
+#include "core/ilist.hpp"
 #include "core/sink.hpp"
 #include "core/treap.hpp"
 #include "os/sys.hpp"
@@ -83,10 +84,12 @@ struct registration {
     treap_links<registration> by_address;
     uintptr_t max_end = 0;  // largest end in this address subtree
     treap_links<registration> by_cookie;
-    registration *prev = nullptr;  // invalid list links
-    registration *next = nullptr;
+    // On the invalid list, or on a batch being moved or freed.
+    ilist_link<registration> link;
     bool invalid = false;
 };
+
+using registration_list = ilist<registration, &registration::link>;
 
 struct address_order {
     static treap_links<registration> &links(registration *r) { return r->by_address; }
@@ -154,8 +157,7 @@ class core final : public backend, public event_sink {
     bool invalidate_locked(uintptr_t start, uintptr_t end);
     void publish_at_least(uint64_t g);
     registration *find_cookie(uint64_t cookie) const;
-    registration *take_overlapping(uintptr_t start, uintptr_t end);
-    void append_invalid(registration *r);
+    registration_list take_overlapping(uintptr_t start, uintptr_t end);
     void unlink_invalid(registration *r);
     void forget(registration *r);
     void wait_published() const;
@@ -163,7 +165,7 @@ class core final : public backend, public event_sink {
     void set_readable_by_source(bool readable);
     void set_readable_by_application(bool readable);
     bool event_fd_is_ours() const;
-    void release(registration *list);
+    void release(registration_list &batch);
 
     // Both on one MADV_WIPEONFORK page (see the top).
     struct process_words {
@@ -184,8 +186,7 @@ class core final : public backend, public event_sink {
     alignas(64) std::mutex lock_;
     treap<registration, address_order> by_address_;
     treap<registration, cookie_order> by_cookie_;
-    registration *invalid_head_ = nullptr;
-    registration *invalid_tail_ = nullptr;
+    registration_list invalid_;
     size_t count_ = 0;  // live plus undrained
     struct {
         uint64_t events = 0;  // invalidate() and invalidate_now() calls
