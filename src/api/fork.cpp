@@ -38,7 +38,7 @@ namespace umn {
 namespace {
 
 std::mutex registry_lock;
-umn_notifier *registry_head = nullptr;
+ilist<umn_notifier, &umn_notifier::registry_link> registry;  // open notifiers
 std::atomic<uint64_t> epoch{0};
 const uint64_t forked_generation = UINT64_MAX;
 
@@ -51,9 +51,8 @@ std::atomic<std::atomic<uint64_t> *> process_mark{nullptr};  // set once
 // every monitor's process-wide state reset. The registry lock is held.
 void become_child() {
     epoch.fetch_add(1, std::memory_order_relaxed);
-    for (umn_notifier *n = registry_head; n; n = n->registry_next)
-        n->head.generation = &forked_generation;
-    registry_head = nullptr;  // the parent's notifiers are not ours to track
+    registry.for_each([](umn_notifier *n) { n->head.generation = &forked_generation; });
+    registry.forget_all();  // the parent's notifiers are not ours to track
     reset_process_sources_in_child();
     if (std::atomic<uint64_t> *mark = process_mark.load(std::memory_order_relaxed))
         mark->store(ours, std::memory_order_release);
@@ -108,10 +107,7 @@ uint64_t fork_epoch() {
 int registry_add(umn_notifier *n) {
     if (int rc = install_fork_handlers()) return rc;
     std::lock_guard g(registry_lock);
-    n->registry_prev = nullptr;
-    n->registry_next = registry_head;
-    if (registry_head) registry_head->registry_prev = n;
-    registry_head = n;
+    registry.push_front(n);
     return 0;
 }
 
@@ -119,8 +115,7 @@ void registry_remove(umn_notifier *n) {
     const bool inherited = n->fork_epoch != fork_epoch();  // before the lock: it may notice a child
     std::lock_guard g(registry_lock);
     if (inherited) return;  // not on this process's list
-    (n->registry_prev ? n->registry_prev->registry_next : registry_head) = n->registry_next;
-    if (n->registry_next) n->registry_next->registry_prev = n->registry_prev;
+    registry.remove(n);
 }
 
 }  // namespace umn

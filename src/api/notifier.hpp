@@ -6,6 +6,7 @@
 
 #include "api/fork.hpp"
 #include "core/backend.hpp"
+#include "core/ilist.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -17,9 +18,8 @@ struct umn_notifier {
     umn_monitor monitor;
     uint64_t fork_epoch;  // the process generation that opened it (fork.cpp)
     umn::backend *backend;
-    std::atomic<size_t> limit;    // the registration limit in force, for error reasons
-    umn_notifier *registry_prev;  // fork.cpp's list of open notifiers
-    umn_notifier *registry_next;
+    std::atomic<size_t> limit;  // the registration limit in force, for error reasons
+    umn::ilist_link<umn_notifier> registry_link;  // fork.cpp's list of open notifiers
 };
 
 namespace umn {

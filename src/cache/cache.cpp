@@ -121,16 +121,7 @@ void write_end(umn_cache *c) {
 
 void lru_append(umn_cache *c, umn_region *r, uint64_t stamp) {
     r->queued = stamp;
-    r->lru_next = nullptr;
-    r->lru_prev = c->lru_tail;
-    (c->lru_tail ? c->lru_tail->lru_next : c->lru_head) = r;
-    c->lru_tail = r;
-}
-
-void lru_unlink(umn_cache *c, umn_region *r) {
-    (r->lru_prev ? r->lru_prev->lru_next : c->lru_head) = r->lru_next;
-    (r->lru_next ? r->lru_next->lru_prev : c->lru_tail) = r->lru_prev;
-    r->lru_prev = r->lru_next = nullptr;
+    c->lru.push_back(r);
 }
 
 void index_add(umn_cache *c, umn_region *r) {
@@ -147,7 +138,7 @@ void index_remove(umn_cache *c, umn_region *r) {
     write_begin(c);
     cache_index::erase(c->root, r);
     write_end(c);
-    lru_unlink(c, r);
+    c->lru.remove(r);
     --c->live_regions;
     c->live_bytes -= end_of(r) - start_of(r);
 }
@@ -183,21 +174,21 @@ void retire(umn_cache *c, umn_region *r, region_list &freed) {
     r->watched = false;
     if (count_of(old) == 0 && claim(r)) {
         to_pool(c, r);
-        freed.push(r);
+        freed.push_front(r);
     } else {
         r->place = umn_region::where::retired;
-        c->retired.push(r);
+        c->retired.push_front(r);
     }
 }
 
 // Deregisters what retire() freed. With the lock held (so that a retry can
 // reuse the resources) or not; `locked` says which.
 void release_freed(umn_cache *c, region_list &freed, bool locked) {
-    if (!freed.head) return;
-    for (umn_region *r = freed.head; r; r = r->list_next) dereg(c, r);
+    if (freed.empty()) return;
+    freed.for_each([c](umn_region *r) { dereg(c, r); });
     std::unique_lock g(c->lock, std::defer_lock);
     if (!locked) g.lock();
-    while (umn_region *r = freed.pop()) c->pool.push(r);
+    while (umn_region *r = freed.pop_front()) c->pool.push_front(r);
 }
 
 // The last reference to a retired region went away in this thread.
@@ -208,7 +199,7 @@ void release_last(umn_cache *c, umn_region *r) {
     std::lock_guard g(c->lock);
     c->retired.remove(r);
     to_pool(c, r);
-    c->pool.push(r);
+    c->pool.push_front(r);
 }
 
 void drop(umn_cache *c, umn_region *r) {
@@ -226,8 +217,8 @@ bool over_limits(const umn_cache *c) {
 // Second chance: a region used since it was queued, or referenced, moves to
 // the tail instead.
 bool evict_one(umn_cache *c, region_list &freed) {
-    for (size_t budget = c->live_regions; budget && c->lru_head; --budget) {
-        umn_region *r = c->lru_head;
+    for (size_t budget = c->live_regions; budget && !c->lru.empty(); --budget) {
+        umn_region *r = c->lru.front();
         uint64_t used = r->last_used.load(relaxed);
         bool referenced = count_of(r->refs.load(acquire)) != 0;
         if (!referenced && used <= r->queued) {
@@ -235,7 +226,7 @@ bool evict_one(umn_cache *c, region_list &freed) {
             retire(c, r, freed);
             return true;
         }
-        lru_unlink(c, r);
+        c->lru.remove(r);
         lru_append(c, r, referenced ? c->clock.load(relaxed) : used);
     }
     return false;
@@ -250,13 +241,11 @@ void enforce_limits(umn_cache *c, region_list &freed) {
 // held), so that a failed registration can be retried with their resources.
 void evict_all_unreferenced(umn_cache *c) {
     region_list freed;
-    umn_region *next;
-    for (umn_region *r = c->lru_head; r; r = next) {
-        next = r->lru_next;
-        if (count_of(r->refs.load(acquire)) != 0) continue;
+    c->lru.for_each([&](umn_region *r) {
+        if (count_of(r->refs.load(acquire)) != 0) return;
         ++c->counters.evictions;
         retire(c, r, freed);
-    }
+    });
     release_freed(c, freed, true);
 }
 
@@ -285,7 +274,7 @@ int refresh(umn_cache *c, region_list &freed) {
 }
 
 umn_region *take_node(umn_cache *c) {
-    if (umn_region *r = c->pool.pop()) return r;
+    if (umn_region *r = c->pool.pop_front()) return r;
     auto *r = new (std::nothrow) umn_region;
     if (r) r->cache = c;
     return r;
@@ -371,7 +360,7 @@ int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out, reg
     if (u0 != a0 || u1 != a1) rc = try_register(c, n, u0, u1, false);
     if (rc) rc = try_register(c, n, a0, a1, true);
     if (rc) {
-        c->pool.push(n);
+        c->pool.push_front(n);
         return rc;
     }
     for_each_overlapping(c, start_of(n), end_of(n), [&](umn_region *r) { retire(c, r, freed); });
@@ -557,13 +546,13 @@ int configure(umn_cache *c, const umn_cache_params &p) {
 
 // Frees a list, deregistering each region first when `registered`: one
 // pass, since at 10^6 regions every walk of the list costs ~100 ms.
-void delete_list(umn_cache *c, umn_region *r, umn_region *umn_region::*next, bool registered) {
-    while (r) {
-        umn_region *n = r->*next;
+template <class List>
+void delete_list(umn_cache *c, List &list, bool registered) {
+    list.for_each([&](umn_region *r) {
         if (registered) dereg(c, r);
         delete r;
-        r = n;
-    }
+    });
+    list.forget_all();
 }
 
 int create(umn_cache **out, const umn_registrar *r, const umn_cache_params *p) {
@@ -601,25 +590,6 @@ int create(umn_cache **out, const umn_registrar *r, const umn_cache_params *p) {
 
 }  // namespace
 
-void region_list::push(umn_region *r) {
-    r->list_prev = nullptr;
-    r->list_next = head;
-    if (head) head->list_prev = r;
-    head = r;
-}
-
-void region_list::remove(umn_region *r) {
-    (r->list_prev ? r->list_prev->list_next : head) = r->list_next;
-    if (r->list_next) r->list_next->list_prev = r->list_prev;
-    r->list_prev = r->list_next = nullptr;
-}
-
-umn_region *region_list::pop() {
-    umn_region *r = head;
-    if (r) remove(r);
-    return r;
-}
-
 int read_cache_stats(const umn_cache *c, struct umn_cache_stats *out, bool wait) {
     if (!c || !out) return fail(-EINVAL, "umn_cache_stats: %s is NULL", c ? "out" : "the cache");
     if (in_child(c)) return fail(-ECHILD, "umn_cache_stats: cache created by the parent process");
@@ -631,11 +601,11 @@ int read_cache_stats(const umn_cache *c, struct umn_cache_stats *out, bool wait)
     else if (!g.try_lock())
         return -EBUSY;
     s.hits = c->counters.pooled_hits;
-    for (const umn_region *r = c->lru_head; r; r = r->lru_next) s.hits += r->hits.load(relaxed);
-    for (const umn_region *r = c->retired.head; r; r = r->list_next) {
+    c->lru.for_each([&](const umn_region *r) { s.hits += r->hits.load(relaxed); });
+    c->retired.for_each([&](const umn_region *r) {
         s.hits += r->hits.load(relaxed);
         ++s.retired_regions;
-    }
+    });
     s.misses = c->counters.misses;
     s.evictions = c->counters.evictions;
     s.invalidations = c->counters.invalidations;
@@ -669,9 +639,9 @@ void umn_cache_destroy(umn_cache *c) {
     // The notifier never dereferences a cookie: closing it first is safe,
     // and the regions are then deregistered and freed in one pass.
     umn_notifier_close(c->notifier);
-    umn::delete_list(c, c->lru_head, &umn_region::lru_next, true);
-    umn::delete_list(c, c->retired.head, &umn_region::list_next, true);
-    umn::delete_list(c, c->pool.head, &umn_region::list_next, false);
+    umn::delete_list(c, c->lru, true);
+    umn::delete_list(c, c->retired, true);
+    umn::delete_list(c, c->pool, false);
     delete[] c->memo;
     delete c;
 }

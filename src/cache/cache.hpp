@@ -6,6 +6,7 @@
 #include <umn/umn.h>
 
 #include "cache/index.hpp"
+#include "core/ilist.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -38,24 +39,17 @@ struct umn_region {
     std::atomic<uintptr_t> end{0};
 
     // Line 2, writer only (cache lock held).
-    alignas(64) umn_region *lru_prev = nullptr;  // the index's regions, oldest first
-    umn_region *lru_next = nullptr;
-    uint64_t queued = 0;              // clock when it entered its LRU position
-    umn_region *list_prev = nullptr;  // the retired list or the pool
-    umn_region *list_next = nullptr;
+    alignas(64) umn::ilist_link<umn_region> lru_link;  // the index's regions, oldest first
+    uint64_t queued = 0;                               // clock when it entered its LRU position
+    umn::ilist_link<umn_region> list_link;  // the retired list, the pool or a freed batch
     enum class where : uint8_t { pool, index, retired } place = where::pool;
     bool watched = false;  // registered with the cache's notifier
 };
 
 namespace umn {
 
-// An intrusive doubly linked list through list_prev/list_next.
-struct region_list {
-    umn_region *head = nullptr;
-    void push(umn_region *r);
-    void remove(umn_region *r);
-    umn_region *pop();
-};
+using region_list = ilist<umn_region, &umn_region::list_link>;
+using lru_list = ilist<umn_region, &umn_region::lru_link>;
 
 }  // namespace umn
 
@@ -81,8 +75,7 @@ struct umn_cache {
     bool pins = false;        // the registrar pins pages (RLIMIT_MEMLOCK applies)
     size_t live_regions = 0;  // in the index
     size_t live_bytes = 0;
-    umn_region *lru_head = nullptr;
-    umn_region *lru_tail = nullptr;
+    umn::lru_list lru;
     umn::region_list retired;  // out of the index, still referenced
     umn::region_list pool;     // deregistered nodes for reuse
 

@@ -10,8 +10,7 @@ namespace umn {
 
 template <class T>
 struct ilist_link {
-    T *prev = nullptr;
-    T *next = nullptr;
+    T *prev = nullptr, *next = nullptr;
 };
 
 template <class T, ilist_link<T> T::*Link>

@@ -15,33 +15,28 @@ namespace umn {
 namespace {
 
 std::mutex contexts_lock;
-registrar_context *adopted = nullptr;
+ilist<registrar_context, &registrar_context::adopted_link> adopted;
 
 // Whether ctx is adopted. Lock held.
 bool is_adopted(const registrar_context *ctx) {
-    for (registrar_context *p = adopted; p; p = p->next_adopted)
-        if (p == ctx) return true;
-    return false;
+    bool found = false;
+    adopted.for_each([&](const registrar_context *p) { found = found || p == ctx; });
+    return found;
 }
 
 // Unlinks ctx if umn adopted it; false otherwise.
 bool unlink(registrar_context *ctx) {
     std::lock_guard g(contexts_lock);
-    for (registrar_context **p = &adopted; *p; p = &(*p)->next_adopted) {
-        if (*p == ctx) {
-            *p = ctx->next_adopted;
-            return true;
-        }
-    }
-    return false;
+    if (!is_adopted(ctx)) return false;  // searched first: a context filled by hand is never read
+    adopted.remove(ctx);
+    return true;
 }
 
 }  // namespace
 
 void adopt(registrar_context *ctx) {
     std::lock_guard g(contexts_lock);
-    ctx->next_adopted = adopted;
-    adopted = ctx;
+    adopted.push_front(ctx);
 }
 
 bool registrar_pins(const umn_registrar &r) {

@@ -7,6 +7,8 @@
 
 #include <umn/umn.h>
 
+#include "core/ilist.hpp"
+
 namespace umn {
 
 class registrar_context {
@@ -14,7 +16,7 @@ class registrar_context {
     virtual ~registrar_context() = default;
     // Whether reg pins pages, so that RLIMIT_MEMLOCK bounds what it can hold.
     virtual bool pins() const = 0;
-    registrar_context *next_adopted = nullptr;  // registrar.cpp's list
+    ilist_link<registrar_context> adopted_link;  // registrar.cpp's list
 };
 
 // Takes ownership of ctx (until umn_registrar_release). Never fails: the list

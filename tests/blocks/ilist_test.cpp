@@ -24,6 +24,14 @@ std::vector<int> values(const list &l) {
     return v;
 }
 
+// Links nodes[0..count) to l in order, valued 0..count-1.
+void fill(list &l, node *nodes, int count) {
+    for (int i = 0; i < count; ++i) {
+        nodes[i].value = i;
+        l.push_back(&nodes[i]);
+    }
+}
+
 TEST(Ilist, PushBackAndPushFrontKeepTheirOrder) {
     node a{1}, b{2}, c{3};
     list l;
@@ -39,10 +47,7 @@ TEST(Ilist, PushBackAndPushFrontKeepTheirOrder) {
 TEST(Ilist, RemovingTheHeadTheMiddleOrTheTailRelinksTheRest) {
     node n[5];
     list l;
-    for (int i = 0; i < 5; ++i) {
-        n[i].value = i;
-        l.push_back(&n[i]);
-    }
+    fill(l, n, 5);
     l.remove(&n[2]);
     EXPECT_EQ(values(l), (std::vector<int>{0, 1, 3, 4}));
     l.remove(&n[0]);
@@ -70,10 +75,10 @@ TEST(Ilist, PopFrontEmptiesInOrderThenGivesNull) {
 TEST(Ilist, SpliceBackMovesEveryNodeAndEmptiesTheOther) {
     node n[4];
     list l, batch;
-    for (int i = 0; i < 4; ++i) {
-        n[i].value = i;
-        (i < 2 ? l : batch).push_back(&n[i]);
-    }
+    fill(l, n, 2);
+    fill(batch, n + 2, 2);
+    n[2].value = 2;
+    n[3].value = 3;
     l.splice_back(batch);
     EXPECT_TRUE(batch.empty());
     EXPECT_EQ(values(l), (std::vector<int>{0, 1, 2, 3}));
@@ -88,10 +93,7 @@ TEST(Ilist, SpliceBackMovesEveryNodeAndEmptiesTheOther) {
 TEST(Ilist, ForEachMayUnlinkTheNodeItVisits) {
     node n[4];
     list l;
-    for (int i = 0; i < 4; ++i) {
-        n[i].value = i;
-        l.push_back(&n[i]);
-    }
+    fill(l, n, 4);
     l.for_each([&](node *x) {
         if (x->value % 2) l.remove(x);
     });

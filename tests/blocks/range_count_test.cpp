@@ -35,14 +35,25 @@ std::vector<std::pair<uintptr_t, uintptr_t>> take_released() {
 
 using ranges = std::vector<std::pair<uintptr_t, uintptr_t>>;
 
+using counts = std::vector<size_t>;
+
+counts holders_at(const range_count &c, std::initializer_list<uintptr_t> pages) {
+    counts v;
+    for (uintptr_t p : pages) v.push_back(c.holders(p));
+    return v;
+}
+
+// Removes one holder of [start, end); what that released.
+ranges remove_one(range_count &c, uintptr_t start, uintptr_t end) {
+    c.remove(start, end, record);
+    return take_released();
+}
+
 TEST(RangeCount, OneHolderAddedAndRemovedReleasesExactlyItsPages) {
     range_count c;
     ASSERT_EQ(c.add(0x1000, 0x5000), 0);
-    EXPECT_EQ(c.holders(0x1000), 1u);
-    EXPECT_EQ(c.holders(0x4fff), 1u);
-    EXPECT_EQ(c.holders(0x5000), 0u);
-    c.remove(0x1000, 0x5000, record);
-    EXPECT_EQ(take_released(), (ranges{{0x1000, 0x5000}}));
+    EXPECT_EQ(holders_at(c, {0xfff, 0x1000, 0x4fff, 0x5000}), (counts{0, 1, 1, 0}));
+    EXPECT_EQ(remove_one(c, 0x1000, 0x5000), (ranges{{0x1000, 0x5000}}));
     EXPECT_EQ(c.segments(), 0u);
 }
 
@@ -50,26 +61,19 @@ TEST(RangeCount, OverlappingHoldersReleaseOnlyPagesNobodyHolds) {
     range_count c;
     ASSERT_EQ(c.add(0, 10), 0);
     ASSERT_EQ(c.add(5, 15), 0);
-    EXPECT_EQ(c.holders(4), 1u);
-    EXPECT_EQ(c.holders(5), 2u);
-    EXPECT_EQ(c.holders(10), 1u);
-    c.remove(0, 10, record);
-    EXPECT_EQ(take_released(), (ranges{{0, 5}}));
+    EXPECT_EQ(holders_at(c, {4, 5, 10}), (counts{1, 2, 1}));
+    EXPECT_EQ(remove_one(c, 0, 10), (ranges{{0, 5}}));
     EXPECT_EQ(c.holders(5), 1u);
-    c.remove(5, 15, record);
-    EXPECT_EQ(take_released(), (ranges{{5, 15}}));
+    EXPECT_EQ(remove_one(c, 5, 15), (ranges{{5, 15}}));
     EXPECT_EQ(c.segments(), 0u);
 }
 
 TEST(RangeCount, TheSameRangeTwiceIsReleasedOnlyByTheSecondRemove) {
     range_count c;
-    ASSERT_EQ(c.add(100, 200), 0);
-    ASSERT_EQ(c.add(100, 200), 0);
-    c.remove(100, 200, record);
-    EXPECT_TRUE(take_released().empty());
-    EXPECT_TRUE(c.any_held(100, 200));
-    c.remove(100, 200, record);
-    EXPECT_EQ(take_released(), (ranges{{100, 200}}));
+    for (int holder = 0; holder < 2; ++holder) ASSERT_EQ(c.add(100, 200), 0);
+    ranges first = remove_one(c, 100, 200), second = remove_one(c, 100, 200);
+    EXPECT_TRUE(first.empty());
+    EXPECT_EQ(second, (ranges{{100, 200}}));
 }
 
 TEST(RangeCount, AnyHeldTreatsEndsAsExclusive) {
