@@ -39,8 +39,9 @@ for vm in vm:kernel_vm vm-backports:kernel_vm_backports; do
         cat "$check_table"
     fi
 done
-run_config asan -DUMN_SANITIZE=address
-run_config tsan -DUMN_SANITIZE=thread
+# The sanitizer builds also assert every "caller holds X" lock rule.
+run_config asan -DUMN_SANITIZE=address -DUMN_DEBUG_LOCKS=ON
+run_config tsan -DUMN_SANITIZE=thread -DUMN_DEBUG_LOCKS=ON
 # libFuzzer explores the notifier API for UMN_FUZZ_SECONDS per monitor.
 CC=clang CXX=clang++ TARGETS="umn_notifier_fuzzer" CTEST_ARGS="-L fuzz" \
     run_config fuzz -DUMN_SANITIZE=address -DUMN_FUZZ=ON -DUMN_FUZZ_SECONDS="${UMN_FUZZ_SECONDS:-60}"

@@ -24,6 +24,7 @@
 #include "api/fork.hpp"
 
 #include "api/notifier.hpp"
+#include "core/checked_mutex.hpp"
 #include "monitor/process_source.hpp"
 #include "os/sys.hpp"
 
@@ -37,7 +38,7 @@ namespace umn {
 
 namespace {
 
-std::mutex registry_lock;
+checked_mutex registry_lock;
 ilist<umn_notifier, &umn_notifier::registry_link> registry;  // open notifiers
 std::atomic<uint64_t> epoch{0};
 const uint64_t forked_generation = UINT64_MAX;
@@ -50,6 +51,7 @@ std::atomic<std::atomic<uint64_t> *> process_mark{nullptr};  // set once
 // What a child does first: new epoch, the parent's notifiers off the list,
 // every monitor's process-wide state reset. The registry lock is held.
 void become_child() {
+    UMN_ASSERT_HELD(registry_lock);
     epoch.fetch_add(1, std::memory_order_relaxed);
     registry.for_each([](umn_notifier *n) { n->head.generation = &forked_generation; });
     registry.forget_all();  // the parent's notifiers are not ours to track
@@ -62,7 +64,7 @@ void become_child() {
 void notice_raw_clone(std::atomic<uint64_t> &mark) {
     uint64_t expected = 0;
     if (mark.compare_exchange_strong(expected, becoming, std::memory_order_acquire)) {
-        new (&registry_lock) std::mutex;
+        new (&registry_lock) checked_mutex;
         std::lock_guard g(registry_lock);
         become_child();  // stores `ours` with release
         return;

@@ -148,6 +148,7 @@ void index_remove(umn_cache *c, umn_region *r) {
 // The node's hits are final once it is unreferenced and leaving the index
 // or the retired list: they move to the cache's total. Lock held.
 void to_pool(umn_cache *c, umn_region *r) {
+    UMN_ASSERT_HELD(c->lock);
     c->counters.pooled_hits += r->hits.load(relaxed);
     r->hits.store(0, relaxed);
     r->place = umn_region::where::pool;
@@ -167,6 +168,7 @@ void dereg(umn_cache *c, umn_region *r) {
 // Takes r out of the index. Unreferenced: it goes on `freed` for the caller
 // to deregister; otherwise on the retired list until its last put. Lock held.
 void retire(umn_cache *c, umn_region *r, region_list &freed) {
+    UMN_ASSERT_HELD(c->lock);
     // C3, C4: the state first, then the unlink and the watch.
     uint64_t old = r->refs.fetch_or(cache_refs::retired, acq_rel);
     index_remove(c, r);
@@ -253,6 +255,7 @@ void evict_all_unreferenced(umn_cache *c) {
 
 // Drains the invalid list if the generation moved. Lock held.
 int refresh(umn_cache *c, region_list &freed) {
+    UMN_ASSERT_HELD(c->lock);
     uint64_t g = umn_generation(c->notifier);
     if (g == c->seen_generation.load(relaxed)) return 0;
     uint64_t cookies[drain_batch];
@@ -288,6 +291,7 @@ bool evictable_error(int rc) {
 // registrar that pins pages and ran out of locked memory, adds the limit and
 // what this cache holds. Lock held.
 int registrar_failure(umn_cache *c, int rc, uintptr_t s, uintptr_t e, unsigned mark) {
+    UMN_ASSERT_HELD(c->lock);
     ++c->counters.registrar_failures;
     if (reason_mark() == mark)
         fail(rc, "the registrar failed to register [%p, +%zu): %s", reinterpret_cast<void *>(s),
@@ -338,6 +342,7 @@ int try_register(umn_cache *c, umn_region *n, uintptr_t s, uintptr_t e, bool ret
 // Calls f(r) for every indexed region overlapping [s, e). Lock held.
 template <class F>
 void for_each_overlapping(umn_cache *c, uintptr_t s, uintptr_t e, F f) {
+    UMN_ASSERT_HELD(c->lock);
     bool torn = false;
     umn_region *r = cache_index::find_le(c->root, s, &torn);
     if (!r || end_of(r) <= s) r = cache_index::find_ge(c->root, s);

@@ -6,6 +6,7 @@
 #include <umn/umn.h>
 
 #include "cache/index.hpp"
+#include "core/checked_mutex.hpp"
 #include "core/ilist.hpp"
 
 #include <atomic>
@@ -68,7 +69,7 @@ struct umn_cache {
     uint64_t fork_epoch = 0;
 
     // Everything below: cache lock held.
-    alignas(64) std::mutex lock;
+    alignas(64) umn::checked_mutex lock;
     umn_registrar registrar{};
     size_t max_regions = 0;
     size_t max_bytes = 0;

@@ -215,6 +215,7 @@ int core::set_limit(size_t max_registrations) {
 
 // Removes r from whichever structure holds it. Caller holds lock_.
 void core::forget(registration *r) {
+    UMN_ASSERT_HELD(lock_);
     if (r->invalid)
         unlink_invalid(r);
     else
@@ -233,6 +234,7 @@ void core::release(registration_list &batch) {
 }
 
 void core::unlink_invalid(registration *r) {
+    UMN_ASSERT_HELD(lock_);
     invalid_.remove(r);
     r->invalid = false;
     if (invalid_.empty()) set_readable_by_application(false);
@@ -240,6 +242,7 @@ void core::unlink_invalid(registration *r) {
 
 // lock_ held. fd names the eventfd in the calling thread's descriptor table.
 void core::set_readable(bool readable, int fd) {
+    UMN_ASSERT_HELD(lock_);
     if (fd < 0 || readable == readable_) return;
     readable_ = readable;
     if (readable)
@@ -250,6 +253,7 @@ void core::set_readable(bool readable, int fd) {
 
 // lock_ held. Touches the application's number only while it is still ours.
 void core::set_readable_by_application(bool readable) {
+    UMN_ASSERT_HELD(lock_);
     if (event_fd_ < 0 || readable == readable_) return;
     if (!event_fd_is_ours()) return;
     set_readable(readable, event_fd_);
@@ -258,6 +262,7 @@ void core::set_readable_by_application(bool readable) {
 // lock_ held. A source sharing the application's table checks the number
 // still names an eventfd; a private copy cannot have been closed.
 void core::set_readable_by_source(bool readable) {
+    UMN_ASSERT_HELD(lock_);
     const int fd = source_event_fd_.load(std::memory_order_relaxed);
     if (fd < 0 || readable == readable_) return;
     if (fd == event_fd_ && !(sys::identify(fd) == event_fd_id_)) return;
@@ -272,6 +277,7 @@ bool core::event_fd_is_ours() const {
 // Unlinks every live registration overlapping [start, end) from the address
 // tree; returns them as a batch. Caller holds lock_.
 registration_list core::take_overlapping(uintptr_t start, uintptr_t end) {
+    UMN_ASSERT_HELD(lock_);
     registration_list found;
     auto collect = [&](registration *r) { found.push_front(r); };
     visit_overlapping(by_address_.root(), start, end, collect);
@@ -287,6 +293,7 @@ void core::announce() {
 // Moves every live registration overlapping [start, end) to the invalid
 // list; returns whether there was one. lock_ held.
 bool core::invalidate_locked(uintptr_t start, uintptr_t end) {
+    UMN_ASSERT_HELD(lock_);
     registration_list taken = take_overlapping(start, end);
     const bool found = !taken.empty();
     taken.for_each([this](registration *r) {
@@ -397,6 +404,7 @@ void core::defer(uintptr_t start, uintptr_t end) {
 
 // Applies the deferred ranges. lock_ held.
 void core::apply_deferred() {
+    UMN_ASSERT_HELD(lock_);
     if (deferred_pending_.load(std::memory_order_acquire) == 0) return;
     deferred_pending_.exchange(0, std::memory_order_acq_rel);
     if (deferred_all_.exchange(false, std::memory_order_acq_rel)) invalidate_locked(0, UINTPTR_MAX);

@@ -66,6 +66,7 @@
 #pragma once
 
 #include "core/backend.hpp"
+#include "core/checked_mutex.hpp"
 #include "core/ilist.hpp"
 #include "core/sink.hpp"
 #include "core/treap.hpp"
@@ -183,7 +184,7 @@ class core final : public backend, public event_sink {
     std::atomic<uint64_t> deferred_count_{0};  // statistics: defer() calls
     deferred_range deferred_[8];
 
-    alignas(64) std::mutex lock_;
+    alignas(64) checked_mutex lock_;
     treap<registration, address_order> by_address_;
     treap<registration, cookie_order> by_cookie_;
     registration_list invalid_;

@@ -43,6 +43,7 @@
 //   returned, so its thread is still blocked when the generation moves.
 //   Reading several at once could dequeue an event queued after the
 //   announce. Getters wait for publish (E2).
+#include "core/checked_mutex.hpp"
 #include "monitor/monitor.hpp"
 #include "monitor/process_source.hpp"
 #include "monitor/uffd_watch.hpp"
@@ -287,7 +288,7 @@ class uffd_monitor final : public event_source, private uffd_descriptor {
     std::thread thread_;
     std::atomic<int> start_state_{1};  // 1 starting, 0 running, < 0 failed
     std::mutex request_lock_;
-    std::mutex watch_lock_;
+    checked_mutex watch_lock_;
     uffd_watch watched_;
 };
 
@@ -443,6 +444,7 @@ int uffd_monitor::own_descriptor(int *number, int private_number) {
 }
 
 int uffd_monitor::own_uffd() {
+    UMN_ASSERT_HELD(watch_lock_);
     if (monitor_tid_ == 0) return uffd_;  // no monitor thread yet: nothing registered
     return own_descriptor(&uffd_, private_uffd_);
 }

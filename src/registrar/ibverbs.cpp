@@ -21,6 +21,7 @@
 #include <umn/verbs.h>
 
 #include "config/options.hpp"
+#include "core/checked_mutex.hpp"
 #include "diagnostics/reason.hpp"
 #include "os/sys.hpp"
 #include "registrar/ibverbs.hpp"
@@ -72,7 +73,7 @@ struct library {
     const library *previous = nullptr;  // earlier tables stay reachable
 };
 
-std::mutex load_lock;
+checked_mutex load_lock;
 std::atomic<const library *> current{nullptr};
 
 const char *default_name() {
@@ -101,6 +102,7 @@ library *open_library(const char *name) {
 
 // Loads `name` and makes it current. Called with load_lock held.
 const library *install(const char *name) {
+    UMN_ASSERT_HELD(load_lock);
     library *lib = open_library(name);
     if (!lib) return nullptr;
     lib->previous = current.load(std::memory_order_relaxed);
@@ -113,7 +115,7 @@ const library *install(const char *name) {
 // when out of memory.
 const library *loaded() {
     if (const library *lib = current.load(std::memory_order_acquire)) return lib;
-    std::lock_guard<std::mutex> guard(load_lock);
+    std::lock_guard guard(load_lock);
     if (const library *lib = current.load(std::memory_order_relaxed)) return lib;
     return install(default_name());
 }
@@ -227,7 +229,7 @@ probe_result probe() {
 }
 
 int reload_for_test(const char *library) {
-    std::lock_guard<std::mutex> guard(load_lock);
+    std::lock_guard guard(load_lock);
     const verbs::library *lib = install(library ? library : default_name());
     return lib ? lib->error : -ENOMEM;
 }

@@ -5,6 +5,7 @@
 // the list operation only (the context's destructor runs after unlinking).
 #include "registrar/registrar.hpp"
 
+#include "core/checked_mutex.hpp"
 #include "diagnostics/reason.hpp"
 
 #include <cstring>
@@ -14,11 +15,12 @@ namespace umn {
 
 namespace {
 
-std::mutex contexts_lock;
+checked_mutex contexts_lock;
 ilist<registrar_context, &registrar_context::adopted_link> adopted;
 
 // Whether ctx is adopted. Lock held.
 bool is_adopted(const registrar_context *ctx) {
+    UMN_ASSERT_HELD(contexts_lock);
     bool found = false;
     adopted.for_each([&](const registrar_context *p) { found = found || p == ctx; });
     return found;
