@@ -80,6 +80,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <unistd.h>
 
 namespace umn {
@@ -111,12 +112,14 @@ bool in_child(const umn_cache *c) {
 
 // ------------------------------------------------------------- index + LRU
 
+// Sections nest: a drain makes seq odd once for all the regions it unlinks.
 void write_begin(umn_cache *c) {
-    c->seq.fetch_add(1, acq_rel);  // C2: odd before any link changes (acquire side)
+    if (c->write_depth++ == 0)
+        c->seq.fetch_add(1, acq_rel);  // C2: odd before any link changes (acquire side)
 }
 
 void write_end(umn_cache *c) {
-    c->seq.store(c->seq.load(relaxed) + 1, release);  // C2
+    if (--c->write_depth == 0) c->seq.store(c->seq.load(relaxed) + 1, release);  // C2
 }
 
 void lru_append(umn_cache *c, umn_region *r, uint64_t stamp) {
@@ -261,9 +264,9 @@ int refresh(umn_cache *c, region_list &freed) {
     uint64_t cookies[drain_batch];
     long got;
     ++c->counters.drains;
+    write_begin(c);
     do {
         got = umn_get_invalid(c->notifier, cookies, drain_batch);
-        if (got < 0) return static_cast<int>(got);
         for (long i = 0; i < got; ++i) {
             auto *r = reinterpret_cast<umn_region *>(static_cast<uintptr_t>(cookies[i]));
             if (r->place != umn_region::where::index) continue;
@@ -272,14 +275,23 @@ int refresh(umn_cache *c, region_list &freed) {
             retire(c, r, freed);
         }
     } while (static_cast<size_t>(got) == drain_batch);
+    write_end(c);
+    if (got < 0) return static_cast<int>(got);
     c->seen_generation.store(g, release);  // C1
     return 0;
 }
 
 umn_region *take_node(umn_cache *c) {
     if (umn_region *r = c->pool.pop_front()) return r;
-    auto *r = new (std::nothrow) umn_region;
-    if (r) r->cache = c;
+    if (!c->slabs || c->slab_used == region_slab::nodes) {
+        void *memory = ::operator new(region_slab::bytes, std::align_val_t{alignof(umn_region)},
+                                      std::nothrow);
+        if (!memory) return nullptr;
+        c->slabs = new (memory) region_slab{c->slabs};
+        c->slab_used = 0;
+    }
+    auto *r = new (c->slabs->node(c->slab_used++)) umn_region;
+    r->cache = c;
     return r;
 }
 
@@ -549,15 +561,20 @@ int configure(umn_cache *c, const umn_cache_params &p) {
     return make_memo(c);
 }
 
-// Frees a list, deregistering each region first when `registered`: one
-// pass, since at 10^6 regions every walk of the list costs ~100 ms.
-template <class List>
-void delete_list(umn_cache *c, List &list, bool registered) {
-    list.for_each([&](umn_region *r) {
-        if (registered) dereg(c, r);
-        delete r;
-    });
+// Deregisters every region of a list: one pass, since at 10^6 regions every
+// walk of the list costs ~100 ms.
+void dereg_list(umn_cache *c, region_list &list) {
+    list.for_each([c](umn_region *r) { dereg(c, r); });
     list.forget_all();
+}
+
+// The nodes' memory, all at once (umn_region is trivially destructible).
+void free_slabs(umn_cache *c) {
+    static_assert(std::is_trivially_destructible_v<umn_region>);
+    while (region_slab *s = c->slabs) {
+        c->slabs = s->next;
+        ::operator delete(s, std::align_val_t{alignof(umn_region)});
+    }
 }
 
 int create(umn_cache **out, const umn_registrar *r, const umn_cache_params *p) {
@@ -644,9 +661,10 @@ void umn_cache_destroy(umn_cache *c) {
     // The notifier never dereferences a cookie: closing it first is safe,
     // and the regions are then deregistered and freed in one pass.
     umn_notifier_close(c->notifier);
-    umn::delete_list(c, c->lru, true);
-    umn::delete_list(c, c->retired, true);
-    umn::delete_list(c, c->pool, false);
+    umn::dereg_list(c, c->lru);
+    umn::dereg_list(c, c->retired);
+    c->pool.forget_all();
+    umn::free_slabs(c);
     delete[] c->memo;
     delete c;
 }

@@ -26,8 +26,13 @@ struct umn_region {
     alignas(64) umn::cache_index::links index;
     uint64_t handle = 0;  // what reg stored; read by holders of a reference
     umn_cache *cache = nullptr;
+    // Writer only (cache lock held): the LRU list while the node is indexed,
+    // else the retired list, the pool or a freed batch; never two at once.
+    // Memo hits do not read this line.
+    umn::ilist_link<umn_region> link;
 
-    // Line 1, written by gets and puts of this region only.
+    // Line 1, written by gets and puts of this region, and by the writer
+    // when the region itself changes state or LRU position.
     alignas(64) std::atomic<uint64_t> refs{umn::cache_refs::freed};
     std::atomic<uint64_t> last_used{0};  // cache clock at the last put
     // Hits on this incarnation: a plain load and store by the hitting thread
@@ -38,19 +43,28 @@ struct umn_region {
     // only; set while the node is outside the index, before it goes live.
     std::atomic<uintptr_t> start{0};
     std::atomic<uintptr_t> end{0};
-
-    // Line 2, writer only (cache lock held).
-    alignas(64) umn::ilist_link<umn_region> lru_link;  // the index's regions, oldest first
-    uint64_t queued = 0;                               // clock when it entered its LRU position
-    umn::ilist_link<umn_region> list_link;  // the retired list, the pool or a freed batch
-    enum class where : uint8_t { pool, index, retired } place = where::pool;
-    bool watched = false;  // registered with the cache's notifier
+    uint64_t queued = 0;  // writer only: clock when it entered its LRU position
+    enum class where : uint8_t { pool, index, retired } place = where::pool;  // writer only
+    bool watched = false;  // writer only: registered with the cache's notifier
 };
+
+static_assert(sizeof(umn_region) == 128, "two cache lines per region");
 
 namespace umn {
 
-using region_list = ilist<umn_region, &umn_region::list_link>;
-using lru_list = ilist<umn_region, &umn_region::lru_link>;
+using region_list = ilist<umn_region, &umn_region::link>;
+using lru_list = region_list;  // the same link: a region is on one list at a time
+
+// Nodes are carved from slabs, constructed one at a time as the cache grows
+// (a page is touched when its first node is handed out), and freed only by
+// destroy: type-stable memory for lock-free walks, no allocator header per
+// node.
+struct region_slab {
+    static constexpr size_t bytes = 64 << 10;
+    static constexpr size_t nodes = bytes / sizeof(umn_region) - 1;  // slot 0: this header
+    region_slab *next = nullptr;
+    umn_region *node(size_t i) { return reinterpret_cast<umn_region *>(this) + 1 + i; }
+};
 
 }  // namespace umn
 
@@ -74,11 +88,14 @@ struct umn_cache {
     size_t max_regions = 0;
     size_t max_bytes = 0;
     bool pins = false;        // the registrar pins pages (RLIMIT_MEMLOCK applies)
-    size_t live_regions = 0;  // in the index
+    unsigned write_depth = 0;  // nested index write sections (seq is odd while > 0)
+    size_t live_regions = 0;   // in the index
     size_t live_bytes = 0;
     umn::lru_list lru;
     umn::region_list retired;  // out of the index, still referenced
     umn::region_list pool;     // deregistered nodes for reuse
+    umn::region_slab *slabs = nullptr;  // where every node lives until destroy
+    size_t slab_used = 0;               // nodes handed out from the first slab
 
     struct {
         uint64_t pooled_hits = 0;  // hits of regions since returned to the pool

@@ -21,18 +21,22 @@ umn_region *left(const umn_region *r) {
 umn_region *right(const umn_region *r) {
     return r->index.right.load(acquire);
 }
+// A link that keeps its value is not stored: walkers keep the node's line
+// shared, and most levels of an insert or erase path keep their child.
 void set_left(umn_region *r, umn_region *v) {
-    r->index.left.store(v, release);
+    if (r->index.left.load(relaxed) != v) r->index.left.store(v, release);
 }
 void set_right(umn_region *r, umn_region *v) {
-    r->index.right.store(v, release);
+    if (r->index.right.load(relaxed) != v) r->index.right.store(v, release);
 }
 uintptr_t key(const umn_region *r) {
     return r->index.start.load(relaxed);
 }
 
-// splitmix64: priorities that look random but need no state.
-uint64_t mix(uint64_t x) {
+// splitmix64 of the node's address: a priority that looks random and needs
+// no field (a node keeps its address, so its priority, for life).
+uint64_t priority(const umn_region *r) {
+    uint64_t x = reinterpret_cast<uintptr_t>(r);
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
@@ -63,7 +67,7 @@ void split(umn_region *t, uintptr_t k, umn_region *&l, umn_region *&r) {
 umn_region *merge(umn_region *l, umn_region *r) {
     if (!l) return r;
     if (!r) return l;
-    if (l->index.priority > r->index.priority) {
+    if (priority(l) > priority(r)) {
         set_right(l, merge(right(l), r));
         return l;
     }
@@ -71,9 +75,10 @@ umn_region *merge(umn_region *l, umn_region *r) {
     return r;
 }
 
-umn_region *insert_at(umn_region *t, umn_region *n) {
+// pn: priority(n), computed once for the whole descent.
+umn_region *insert_at(umn_region *t, umn_region *n, uint64_t pn) {
     if (!t) return n;
-    if (n->index.priority > t->index.priority) {
+    if (pn > priority(t)) {
         umn_region *a, *b;
         split(t, key(n), a, b);
         set_left(n, a);
@@ -81,9 +86,9 @@ umn_region *insert_at(umn_region *t, umn_region *n) {
         return n;
     }
     if (key(n) < key(t))
-        set_left(t, insert_at(left(t), n));
+        set_left(t, insert_at(left(t), n, pn));
     else
-        set_right(t, insert_at(right(t), n));
+        set_right(t, insert_at(right(t), n, pn));
     return t;
 }
 
@@ -131,14 +136,17 @@ umn_region *find_ge(const root_t &root, uintptr_t k) {
 }
 
 void insert(root_t &root, umn_region *r) {
-    r->index.priority = mix(reinterpret_cast<uintptr_t>(r));
     set_left(r, nullptr);
     set_right(r, nullptr);
-    root.store(insert_at(root.load(relaxed), r), release);
+    umn_region *t = root.load(relaxed);
+    umn_region *after = insert_at(t, r, priority(r));
+    if (after != t) root.store(after, release);
 }
 
 void erase(root_t &root, umn_region *r) {
-    root.store(erase_at(root.load(relaxed), key(r)), release);
+    umn_region *t = root.load(relaxed);
+    umn_region *after = erase_at(t, key(r));
+    if (after != t) root.store(after, release);
 }
 
 }  // namespace umn::cache_index

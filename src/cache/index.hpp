@@ -22,7 +22,7 @@ struct links {
     std::atomic<umn_region *> right{nullptr};
     std::atomic<uintptr_t> start{0};  // page aligned; the key
     std::atomic<uintptr_t> end{0};    // exclusive
-    uint64_t priority = 0;            // writer only
+    // The treap priority is a hash of the node's address: nothing stored.
 };
 
 using root_t = std::atomic<umn_region *>;
