@@ -5,7 +5,9 @@
 // other errors, LRU eviction order and the limits, alignment.
 #include "cache_support.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 namespace umn::test {
 namespace {
@@ -281,6 +283,33 @@ TEST_F(CachePolicy, BufferAtMappingEdgeWithAlignedBlockPartlyUnmappedIsRegistere
     mapping other(1);
     umn_cache_put(c, get(other.get(), 1));  // drains
     EXPECT_EQ(counter.deregs(), 1u) << "the clamped region was not invalidated";
+}
+
+// The aligned block around a buffer reaches into a private file mapping,
+// which the userfaultfd monitor cannot watch (UFFDIO_REGISTER: EINVAL): the
+// buffer's own pages are registered instead of failing with -ENOTSUP.
+TEST_F(CachePolicy, AlignedBlockReachingIntoAFileMappingRegistersTheBuffer) {
+    destroy();
+    const size_t align = 16 * page();
+    open(cache_params(0, 0, align));
+    mapping reserve(3 * 16, PROT_NONE);
+    ASSERT_NE(reserve.get(), nullptr);
+    auto *block = reinterpret_cast<char *>(
+        (reinterpret_cast<uintptr_t>(reserve.get()) + align - 1) & ~(align - 1));
+    int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    void *file = mmap(block, 8 * page(), PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+    ::close(fd);
+    ASSERT_EQ(file, block);
+    char *buffer = block + 8 * page();
+    ASSERT_EQ(mmap(buffer, 8 * page(), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1, 0),
+              buffer);
+    umn_region *r = nullptr;
+    ASSERT_EQ(umn_cache_get(c, buffer, page(), &r), 0) << umn_last_error();
+    EXPECT_LE(static_cast<char *>(umn_region_addr(r)), buffer);
+    EXPECT_GE(static_cast<char *>(umn_region_addr(r)) + umn_region_len(r), buffer + page());
+    umn_cache_put(c, r);
 }
 
 }  // namespace

@@ -460,12 +460,16 @@ bool fast_get(umn_cache *c, const request &q, umn_region **out) {
     return true;
 }
 
-// Registers the aligned block; if part of it is not mapped (-EFAULT: the
-// buffer sits at a mapping's edge), only the pages of the request.
+// Registers the aligned block; if the widening reached pages that cannot be
+// registered, only the pages of the request: -EFAULT, part of the block is not
+// mapped (the buffer sits at a mapping's edge); -ENOTSUP, the block reaches
+// into a neighbouring mapping the monitor cannot watch (userfaultfd and a
+// private file mapping).
 int register_clamped(umn_cache *c, const request &q, umn_region **out, region_list &freed) {
     int rc = register_new(c, q.aligned_start, q.aligned_end, out, freed);
     uintptr_t p0 = sys::page_floor(q.start), p1 = sys::page_floor(q.end - 1) + sys::page_size();
-    if (rc != -EFAULT || (p0 == q.aligned_start && p1 == q.aligned_end)) return rc;
+    const bool widened = p0 != q.aligned_start || p1 != q.aligned_end;
+    if ((rc != -EFAULT && rc != -ENOTSUP) || !widened) return rc;
     return register_new(c, p0, p1, out, freed);
 }
 
