@@ -45,7 +45,12 @@ void expect_no_stale(const stress_config &cfg, const stress_counts &total,
     EXPECT_EQ(slots.failed_replacements(), 0u)
         << "a replacement failed, or a slot's address was taken while it was unmapped";
     EXPECT_GT(total.hits, 0u);
-    EXPECT_GT(total.misses, cfg.replacements / 100) << "getters did not race the mutators";
+    // Not vacuous: a getter that never saw a replacement misses once per slot
+    // (its first lookup) and hits ever after. How many more it misses depends
+    // on how the scheduler interleaves the threads, so no proportion of the
+    // replacements is asked for (a loaded machine gave 6 in 1,816).
+    EXPECT_GT(total.misses, static_cast<uint64_t>(cfg.getters) * cfg.slots)
+        << "getters did not race the mutators: no miss beyond each slot's first lookup";
 }
 
 void expect_no_stale_notifier(const stress_config &cfg) {
