@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <utility>
 #include <poll.h>
+#include <set>
 #include <sys/wait.h>
 #include <vector>
 
@@ -199,6 +201,45 @@ TEST(NotifierTwo, OverlappingRangesInTwoNotifiersBothFire) {
     EXPECT_EQ(c, 3u);
     umn_notifier_close(a);
     umn_notifier_close(b);
+}
+
+// Registrations of every shape around an unmapped range (starting before it
+// and reaching in, inside it, covering it, ending at its start, starting at
+// its end, nested in each other): exactly the overlapping ones fire, and the
+// others stay registered.
+TEST_F(NotifierApi, UnmapFiresExactlyTheOverlappingOnesAmongNestedRegistrations) {
+    constexpr size_t pages = 32, count = 60;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    auto next = [&x] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return static_cast<size_t>(x >> 32);
+    };
+    for (size_t round = 0; round < 20; ++round) {
+        mapping m(pages);
+        ASSERT_NE(m.get(), nullptr);
+        std::set<uint64_t> expected;
+        const size_t u0 = 8 + round % 8, u1 = u0 + 1 + round % 10;
+        for (uint64_t cookie = 0; cookie < count; ++cookie) {
+            size_t a = next() % pages, b = next() % pages;
+            if (a > b) std::swap(a, b);
+            ++b;  // pages [a, b)
+            ASSERT_EQ(umn_register(n, m.get() + a * page(), (b - a) * page(), cookie), 0);
+            if (a < u1 && b > u0) expected.insert(cookie);
+        }
+        ASSERT_EQ(munmap(m.get() + u0 * page(), (u1 - u0) * page()), 0);
+        uint64_t got[count + 1];
+        long k = umn_get_invalid(n, got, count + 1);
+        ASSERT_GE(k, 0);
+        EXPECT_EQ(std::set<uint64_t>(got, got + k), expected) << "round " << round;
+        for (uint64_t cookie = 0; cookie < count; ++cookie) {
+            if (expected.count(cookie)) continue;
+            EXPECT_EQ(umn_unregister(n, cookie), 0) << cookie;
+        }
+        m.unmap();
+        EXPECT_EQ(umn_get_invalid(n, got, count + 1), 0);
+    }
 }
 
 // 64 notifiers open: an unmapping over one notifier's page reaches that

@@ -33,14 +33,19 @@ void address_order::update(registration *r) {
 
 namespace {
 
-// Calls f(r) for every registration overlapping [start, end).
-template <class F>
-void visit_overlapping(registration *t, uintptr_t start, uintptr_t end, F &f) {
-    if (!t || t->max_end <= start) return;
-    visit_overlapping(t->by_address.left, start, end, f);
-    if (t->start >= end) return;  // this node and its right subtree start too late
-    if (t->end > start) f(t);
-    visit_overlapping(t->by_address.right, start, end, f);
+// The leftmost registration in t overlapping [start, end), or nullptr.
+registration *first_overlapping(registration *t, uintptr_t start, uintptr_t end) {
+    while (t) {
+        registration *left = t->by_address.left;
+        if (left && left->max_end > start) {
+            t = left;  // left's nodes start before t: one ends inside, if t starts inside
+            continue;
+        }
+        if (t->start >= end) return nullptr;
+        if (t->end > start) return t;
+        t = t->by_address.right;
+    }
+    return nullptr;
 }
 
 }  // namespace
@@ -107,6 +112,7 @@ int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
     r->start = start;
     r->end = end;
     r->cookie = cookie;
+    r->priority = address_priority(r);
 
     // An event announced before this call (its unmapping call has returned)
     // is processed before the registration exists: a thread never sees its
@@ -275,13 +281,22 @@ bool core::event_fd_is_ours() const {
 }
 
 // Unlinks every live registration overlapping [start, end) from the address
-// tree; returns them as a batch. Caller holds lock_.
+// tree; returns them as a batch, in address order. Caller holds lock_. Those
+// starting inside the range leave as one subtree (O(log n + k)); those
+// starting before it and reaching in are erased one by one.
 registration_list core::take_overlapping(uintptr_t start, uintptr_t end) {
     UMN_ASSERT_HELD(lock_);
     registration_list found;
-    auto collect = [&](registration *r) { found.push_front(r); };
-    visit_overlapping(by_address_.root(), start, end, collect);
-    found.for_each([this](registration *r) { by_address_.erase(r); });
+    registration low, high;  // keys: (start, 0) sorts before every registration at start
+    low.start = start;
+    high.start = end;
+    registration *inside = by_address_.take_range(&low, &high);
+    while (registration *r = first_overlapping(by_address_.root(), start, end)) {
+        by_address_.erase(r);
+        found.push_back(r);
+    }
+    treap<registration, address_order>::in_order(inside,
+                                                  [&](registration *r) { found.push_back(r); });
     return found;
 }
 

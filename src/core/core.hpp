@@ -87,6 +87,7 @@ struct registration {
     treap_links<registration> by_cookie;
     // On the invalid list, or on a batch being moved or freed.
     ilist_link<registration> link;
+    uint32_t priority = 0;  // both treaps' (address_priority, set once)
     bool invalid = false;
 };
 
@@ -95,12 +96,14 @@ using registration_list = ilist<registration, &registration::link>;
 struct address_order {
     static treap_links<registration> &links(registration *r) { return r->by_address; }
     static bool less(const registration *a, const registration *b);
+    static uint32_t priority(const registration *r) { return r->priority; }
     static void update(registration *r);
 };
 
 struct cookie_order {
     static treap_links<registration> &links(registration *r) { return r->by_cookie; }
     static bool less(const registration *a, const registration *b) { return a->cookie < b->cookie; }
+    static uint32_t priority(const registration *r) { return r->priority; }
     static void update(registration *) {}
 };
 

@@ -6,7 +6,8 @@
 // which the interval search needs.
 //
 // Traits supplies: `links(Node*) -> treap_links<Node>&`, `less(const Node*,
-// const Node*)` (a strict total order), and `update(Node*)` called whenever a
+// const Node*)` (a strict total order), `priority(const Node*)` (random
+// looking, fixed while linked), and `update(Node*)` called whenever a
 // node's children change (for augmented data such as an interval's max end).
 // Not thread-safe: the owner locks.
 #pragma once
@@ -15,12 +16,23 @@
 
 namespace umn {
 
+// The priority lives in the node (Traits::priority), not in the links: one
+// value serves every treap a node is in.
 template <class Node>
 struct treap_links {
     Node *left = nullptr;
     Node *right = nullptr;
-    uint64_t priority = 0;
 };
+
+// splitmix64 of a node's address: a priority that looks random and needs
+// no state, computed once when the node is made.
+inline uint32_t address_priority(const void *node) {
+    uint64_t x = reinterpret_cast<uintptr_t>(node);
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return static_cast<uint32_t>((x ^ (x >> 31)) >> 32);
+}
 
 template <class Node, class Traits>
 class treap {
@@ -31,13 +43,33 @@ class treap {
     void insert(Node *n) {
         auto &l = Traits::links(n);
         l.left = l.right = nullptr;
-        l.priority = mix(reinterpret_cast<uintptr_t>(n));
         Traits::update(n);
         root_ = insert_at(root_, n);
     }
 
     // `n` must be in this treap.
     void erase(Node *n) { root_ = erase_at(root_, n); }
+
+    // Takes out every node n with !less(n, low) and less(n, high) in
+    // O(log n); returns them as one subtree (in_order() walks it).
+    Node *take_range(const Node *low, const Node *high) {
+        Node *before, *inside, *after;
+        split(root_, low, before, inside);
+        split(inside, high, inside, after);
+        root_ = merge(before, after);
+        return inside;
+    }
+
+    // Calls f(node) for every node of the subtree at t in order, reading a
+    // node's children before f sees it, so f may reuse its links.
+    template <class F>
+    static void in_order(Node *t, F &&f) {
+        if (!t) return;
+        Node *l = left(t), *r = right(t);
+        in_order(l, f);
+        f(t);
+        in_order(r, f);
+    }
 
     // Empties the treap in O(1); returns the old root, whose subtree
     // post_order() can still walk.
@@ -60,15 +92,7 @@ class treap {
   private:
     static Node *&left(Node *n) { return Traits::links(n).left; }
     static Node *&right(Node *n) { return Traits::links(n).right; }
-    static uint64_t priority(Node *n) { return Traits::links(n).priority; }
-
-    // splitmix64: priorities that look random but need no state.
-    static uint64_t mix(uint64_t x) {
-        x += 0x9e3779b97f4a7c15ull;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-        return x ^ (x >> 31);
-    }
+    static uint32_t priority(const Node *n) { return Traits::priority(n); }
 
     // Splits t into l (nodes less than k) and r (the rest).
     static void split(Node *t, const Node *k, Node *&l, Node *&r) {
