@@ -2,6 +2,7 @@
 // The C API of the notifier: argument checks, fork checks, dispatch to the
 // backend. Thread safety is the backend's (see core.hpp, monitor/kernel.cpp).
 #include "api/notifier.hpp"
+#include "api/owned.hpp"
 
 #include "core/core.hpp"
 #include "config/options.hpp"
@@ -200,6 +201,20 @@ int add_failure(const umn_notifier *n, int rc, const void *addr, size_t len, uin
 }
 
 }  // namespace
+
+int umn::register_owned(umn_notifier *n, uintptr_t start, uintptr_t end, uint64_t cookie,
+                        void **token) {
+    unsigned mark = reason_mark();
+    int rc = n->backend->add_owned(start, end, cookie, token);
+    if (rc == 0) return 0;
+    return static_cast<int>(finish(
+        add_failure(n, rc, reinterpret_cast<void *>(start), end - start, cookie), mark,
+        "umn_register"));
+}
+
+int umn::unregister_owned(umn_notifier *n, uint64_t cookie, void *token) {
+    return n->backend->remove_owned(cookie, token);
+}
 
 extern "C" {
 

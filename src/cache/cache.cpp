@@ -70,6 +70,7 @@
 #include "cache/cache.hpp"
 
 #include "api/fork.hpp"
+#include "api/owned.hpp"
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
 #include "diagnostics/stats.hpp"
@@ -175,7 +176,7 @@ void retire(umn_cache *c, umn_region *r, region_list &freed) {
     // C3, C4: the state first, then the unlink and the watch.
     uint64_t old = r->refs.fetch_or(cache_refs::retired, acq_rel);
     index_remove(c, r);
-    if (r->watched) umn_unregister(c->notifier, cookie_of(r));
+    if (r->watched) unregister_owned(c->notifier, cookie_of(r), r->watch);
     r->watched = false;
     if (count_of(old) == 0 && claim(r)) {
         to_pool(c, r);
@@ -328,13 +329,13 @@ int registrar_failure(umn_cache *c, int rc, uintptr_t s, uintptr_t e, unsigned m
 int register_range(umn_cache *c, umn_region *n, uintptr_t s, uintptr_t e) {
     n->index.start.store(s, relaxed);
     n->index.end.store(e, relaxed);
-    int rc = umn_register(c->notifier, reinterpret_cast<void *>(s), e - s, cookie_of(n));
+    int rc = register_owned(c->notifier, s, e, cookie_of(n), &n->watch);
     if (rc) return rc;
     uint64_t handle = 0;
     unsigned mark = reason_mark();
     rc = c->registrar.reg(c->registrar.ctx, reinterpret_cast<void *>(s), e - s, &handle);
     if (rc) {
-        umn_unregister(c->notifier, cookie_of(n));
+        unregister_owned(c->notifier, cookie_of(n), n->watch);
         return registrar_failure(c, rc < 0 ? rc : -EIO, s, e, mark);
     }
     n->handle = handle;

@@ -46,6 +46,7 @@ struct umn_region {
     uint64_t queued = 0;  // writer only: clock when it entered its LRU position
     enum class where : uint8_t { pool, index, retired } place = where::pool;  // writer only
     bool watched = false;  // writer only: registered with the cache's notifier
+    void *watch = nullptr;  // writer only: that registration's token (api/owned.hpp)
 };
 
 static_assert(sizeof(umn_region) == 128, "two cache lines per region");

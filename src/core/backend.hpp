@@ -19,6 +19,18 @@ class backend {
     virtual ~backend() = default;
     virtual int add(uintptr_t start, uintptr_t end, uint64_t cookie) = 0;
     virtual int remove(uint64_t cookie) = 0;
+    // For a notifier that only its cache registers with: cookies are unique
+    // by construction (no -EEXIST check), and the registration is removed by
+    // the token add_owned() stored, so a backend may skip its cookie lookup.
+    // The cookie path is the default.
+    virtual int add_owned(uintptr_t start, uintptr_t end, uint64_t cookie, void **token) {
+        *token = nullptr;
+        return add(start, end, cookie);
+    }
+    virtual int remove_owned(uint64_t cookie, void *token) {
+        (void)token;
+        return remove(cookie);
+    }
     virtual long drain(uint64_t *cookies, size_t max) = 0;
     virtual int poll_fd() = 0;
     virtual int set_limit(size_t max_registrations) = 0;

@@ -70,22 +70,24 @@ core::core(event_source &source)
 core::~core() {
     if (attach_error_ == 0) source_.detach(*this);
     std::lock_guard update(update_lock_);
-    registration *all;
+    registration *live;
+    registration_list invalid;
     {
-        // Every registration is in the cookie tree (live ones also in the
-        // address tree, invalid ones on the list): detaching the roots
-        // empties all three at once, and one walk outside lock_ frees them
-        // (erasing node by node took seconds at 10^6 registrations).
+        // Every registration is live (in the address tree) or invalid (on
+        // the list): detaching the roots empties all three structures at
+        // once, and one walk of each outside lock_ frees them (erasing node
+        // by node took seconds at 10^6 registrations).
         guard g(*this);
-        by_address_.take_all();
-        all = by_cookie_.take_all();
-        invalid_.forget_all();
+        live = by_address_.take_all();
+        by_cookie_.take_all();
+        invalid.splice_back(invalid_);
         count_ = 0;
     }
-    treap<registration, cookie_order>::post_order(all, [this](registration *r) {
+    treap<registration, address_order>::post_order(live, [this](registration *r) {
         source_.unwatch(r->start, r->end);
         delete r;
     });
+    release(invalid);
     if (event_fd_ >= 0) {
         if (event_fd_is_ours()) sys::close_fd(event_fd_);
         source_.drop_shared_fd(source_event_fd_.load(std::memory_order_relaxed));
@@ -107,12 +109,26 @@ registration *core::find_cookie(uint64_t cookie) const {
 }
 
 int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
+    return insert(start, end, cookie, false, nullptr);
+}
+
+int core::add_owned(uintptr_t start, uintptr_t end, uint64_t cookie, void **token) {
+    registration *r = nullptr;
+    int rc = insert(start, end, cookie, true, &r);
+    *token = r;
+    return rc;
+}
+
+// An owned registration skips the cookie tree: its owner promised unique
+// cookies and removes it by node (remove_owned).
+int core::insert(uintptr_t start, uintptr_t end, uint64_t cookie, bool owned, registration **out) {
     auto *r = new (std::nothrow) registration;
     if (!r) return -ENOMEM;
     r->start = start;
     r->end = end;
     r->cookie = cookie;
     r->priority = address_priority(r);
+    r->owned = owned;
 
     // An event announced before this call (its unmapping call has returned)
     // is processed before the registration exists: a thread never sees its
@@ -122,7 +138,7 @@ int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
     {
         guard g(*this);
         int rc = 0;
-        if (find_cookie(cookie))
+        if (!owned && find_cookie(cookie))
             rc = -EEXIST;
         else if (count_ >= limit_)
             rc = -ENOSPC;
@@ -133,17 +149,33 @@ int core::add(uintptr_t start, uintptr_t end, uint64_t cookie) {
         // Insert before watching: an event that arrives while the watch is
         // being set up then finds the registration instead of missing it.
         by_address_.insert(r);
-        by_cookie_.insert(r);
+        if (!owned) by_cookie_.insert(r);
         ++count_;
     }
     int rc = source_.watch(start, end);
-    if (rc == 0) return 0;
+    if (rc == 0) {
+        if (out) *out = r;
+        return 0;
+    }
     {
         guard g(*this);
         forget(r);
     }
     delete r;
     return rc;
+}
+
+int core::remove_owned(uint64_t, void *token) {
+    auto *r = static_cast<registration *>(token);
+    std::lock_guard update(update_lock_);
+    {
+        guard g(*this);
+        forget(r);
+    }
+    registration_list batch;
+    batch.push_back(r);
+    release(batch);
+    return 0;
 }
 
 int core::remove(uint64_t cookie) {
@@ -226,7 +258,7 @@ void core::forget(registration *r) {
         unlink_invalid(r);
     else
         by_address_.erase(r);
-    by_cookie_.erase(r);
+    if (!r->owned) by_cookie_.erase(r);
     --count_;
 }
 

@@ -84,11 +84,12 @@ struct registration {
     uint64_t cookie = 0;
     treap_links<registration> by_address;
     uintptr_t max_end = 0;  // largest end in this address subtree
-    treap_links<registration> by_cookie;
+    treap_links<registration> by_cookie;  // unused when owned
     // On the invalid list, or on a batch being moved or freed.
     ilist_link<registration> link;
     uint32_t priority = 0;  // both treaps' (address_priority, set once)
     bool invalid = false;
+    bool owned = false;  // added by add_owned(): not in the cookie tree
 };
 
 using registration_list = ilist<registration, &registration::link>;
@@ -118,6 +119,8 @@ class core final : public backend, public event_sink {
 
     int add(uintptr_t start, uintptr_t end, uint64_t cookie) override;
     int remove(uint64_t cookie) override;
+    int add_owned(uintptr_t start, uintptr_t end, uint64_t cookie, void **token) override;
+    int remove_owned(uint64_t cookie, void *token) override;
     long drain(uint64_t *cookies, size_t max) override;
     int poll_fd() override;
     int set_limit(size_t max_registrations) override;
@@ -161,6 +164,7 @@ class core final : public backend, public event_sink {
     bool invalidate_locked(uintptr_t start, uintptr_t end);
     void publish_at_least(uint64_t g);
     registration *find_cookie(uint64_t cookie) const;
+    int insert(uintptr_t start, uintptr_t end, uint64_t cookie, bool owned, registration **out);
     registration_list take_overlapping(uintptr_t start, uintptr_t end);
     void unlink_invalid(registration *r);
     void forget(registration *r);
