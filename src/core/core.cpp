@@ -313,12 +313,22 @@ bool core::event_fd_is_ours() const {
 }
 
 // Unlinks every live registration overlapping [start, end) from the address
-// tree; returns them as a batch, in address order. Caller holds lock_. Those
-// starting inside the range leave as one subtree (O(log n + k)); those
-// starting before it and reaching in are erased one by one.
+// tree; returns them as a batch, in address order. Caller holds lock_. The
+// first few are found and erased one by one, leftmost first (a munmap of one
+// registered buffer: one search and one erase). Beyond that, those starting
+// inside the range leave as one subtree (two splits and a merge,
+// O(log n + k)) and those starting before it and reaching in are erased one
+// by one.
 registration_list core::take_overlapping(uintptr_t start, uintptr_t end) {
     UMN_ASSERT_HELD(lock_);
+    constexpr unsigned erased_one_by_one = 8;
     registration_list found;
+    for (unsigned n = 0; n < erased_one_by_one; ++n) {
+        registration *r = first_overlapping(by_address_.root(), start, end);
+        if (!r) return found;
+        by_address_.erase(r);
+        found.push_back(r);
+    }
     registration low, high;  // keys: (start, 0) sorts before every registration at start
     low.start = start;
     high.start = end;
