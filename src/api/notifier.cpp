@@ -207,9 +207,9 @@ int umn::register_owned(umn_notifier *n, uintptr_t start, uintptr_t end, uint64_
     unsigned mark = reason_mark();
     int rc = n->backend->add_owned(start, end, cookie, token);
     if (rc == 0) return 0;
-    return static_cast<int>(finish(
-        add_failure(n, rc, reinterpret_cast<void *>(start), end - start, cookie), mark,
-        "umn_register"));
+    return static_cast<int>(
+        finish(add_failure(n, rc, reinterpret_cast<void *>(start), end - start, cookie), mark,
+               "umn_register"));
 }
 
 int umn::unregister_owned(umn_notifier *n, uint64_t cookie, void *token) {

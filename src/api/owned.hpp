@@ -12,8 +12,7 @@
 
 namespace umn {
 
-int register_owned(umn_notifier *n, uintptr_t start, uintptr_t end, uint64_t cookie,
-                   void **token);
+int register_owned(umn_notifier *n, uintptr_t start, uintptr_t end, uint64_t cookie, void **token);
 int unregister_owned(umn_notifier *n, uint64_t cookie, void *token);
 
 }  // namespace umn

@@ -285,8 +285,8 @@ int refresh(umn_cache *c, region_list &freed) {
 umn_region *take_node(umn_cache *c) {
     if (umn_region *r = c->pool.pop_front()) return r;
     if (!c->slabs || c->slab_used == region_slab::nodes) {
-        void *memory = ::operator new(region_slab::bytes, std::align_val_t{alignof(umn_region)},
-                                      std::nothrow);
+        void *memory = ::operator new (region_slab::bytes, std::align_val_t{alignof(umn_region)},
+                                       std::nothrow);
         if (!memory) return nullptr;
         c->slabs = new (memory) region_slab{c->slabs};
         c->slab_used = 0;
@@ -578,7 +578,7 @@ void free_slabs(umn_cache *c) {
     static_assert(std::is_trivially_destructible_v<umn_region>);
     while (region_slab *s = c->slabs) {
         c->slabs = s->next;
-        ::operator delete(s, std::align_val_t{alignof(umn_region)});
+        ::operator delete (s, std::align_val_t{alignof(umn_region)});
     }
 }
 

@@ -45,7 +45,7 @@ struct umn_region {
     std::atomic<uintptr_t> end{0};
     uint64_t queued = 0;  // writer only: clock when it entered its LRU position
     enum class where : uint8_t { pool, index, retired } place = where::pool;  // writer only
-    bool watched = false;  // writer only: registered with the cache's notifier
+    bool watched = false;   // writer only: registered with the cache's notifier
     void *watch = nullptr;  // writer only: that registration's token (api/owned.hpp)
 };
 
@@ -88,13 +88,13 @@ struct umn_cache {
     umn_registrar registrar{};
     size_t max_regions = 0;
     size_t max_bytes = 0;
-    bool pins = false;        // the registrar pins pages (RLIMIT_MEMLOCK applies)
+    bool pins = false;         // the registrar pins pages (RLIMIT_MEMLOCK applies)
     unsigned write_depth = 0;  // nested index write sections (seq is odd while > 0)
     size_t live_regions = 0;   // in the index
     size_t live_bytes = 0;
     umn::lru_list lru;
-    umn::region_list retired;  // out of the index, still referenced
-    umn::region_list pool;     // deregistered nodes for reuse
+    umn::region_list retired;           // out of the index, still referenced
+    umn::region_list pool;              // deregistered nodes for reuse
     umn::region_slab *slabs = nullptr;  // where every node lives until destroy
     size_t slab_used = 0;               // nodes handed out from the first slab
 

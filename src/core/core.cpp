@@ -338,7 +338,7 @@ registration_list core::take_overlapping(uintptr_t start, uintptr_t end) {
         found.push_back(r);
     }
     treap<registration, address_order>::in_order(inside,
-                                                  [&](registration *r) { found.push_back(r); });
+                                                 [&](registration *r) { found.push_back(r); });
     return found;
 }
 
