@@ -200,6 +200,12 @@ int add_failure(const umn_notifier *n, int rc, const void *addr, size_t len, uin
     }
 }
 
+// A failed add as umn_register reports it (the reason recorded since mark).
+int report_add_failure(const umn_notifier *n, int rc, const void *addr, size_t len, uint64_t cookie,
+                       unsigned mark) {
+    return static_cast<int>(finish(add_failure(n, rc, addr, len, cookie), mark, "umn_register"));
+}
+
 }  // namespace
 
 int umn::register_owned(umn_notifier *n, uintptr_t start, uintptr_t end, uint64_t cookie,
@@ -207,9 +213,7 @@ int umn::register_owned(umn_notifier *n, uintptr_t start, uintptr_t end, uint64_
     unsigned mark = reason_mark();
     int rc = n->backend->add_owned(start, end, cookie, token);
     if (rc == 0) return 0;
-    return static_cast<int>(
-        finish(add_failure(n, rc, reinterpret_cast<void *>(start), end - start, cookie), mark,
-               "umn_register"));
+    return report_add_failure(n, rc, reinterpret_cast<void *>(start), end - start, cookie, mark);
 }
 
 int umn::unregister_owned(umn_notifier *n, uint64_t cookie, void *token) {
@@ -253,7 +257,7 @@ int umn_register(umn_notifier *n, const void *addr, size_t len, uint64_t cookie)
     int rc =
         n->backend->add(umn::sys::page_floor(start), umn::sys::page_floor(last) + page, cookie);
     if (rc == 0) return 0;
-    return static_cast<int>(finish(add_failure(n, rc, addr, len, cookie), mark, "umn_register"));
+    return report_add_failure(n, rc, addr, len, cookie, mark);
 }
 
 int umn_unregister(umn_notifier *n, uint64_t cookie) {

@@ -166,24 +166,20 @@ int core::insert(uintptr_t start, uintptr_t end, uint64_t cookie, bool owned, re
 }
 
 int core::remove_owned(uint64_t, void *token) {
-    auto *r = static_cast<registration *>(token);
-    std::lock_guard update(update_lock_);
-    {
-        guard g(*this);
-        forget(r);
-    }
-    registration_list batch;
-    batch.push_back(r);
-    release(batch);
-    return 0;
+    return remove_node(static_cast<registration *>(token), 0);
 }
 
 int core::remove(uint64_t cookie) {
-    registration *r;
+    return remove_node(nullptr, cookie);
+}
+
+// Removes r (or, when r is null, the registration with this cookie): forgets
+// it under lock_, then unwatches and frees it outside.
+int core::remove_node(registration *r, uint64_t cookie) {
     std::lock_guard update(update_lock_);
     {
         guard g(*this);
-        r = find_cookie(cookie);
+        if (!r) r = find_cookie(cookie);
         if (!r) return -ENOENT;
         forget(r);
     }
@@ -324,22 +320,26 @@ registration_list core::take_overlapping(uintptr_t start, uintptr_t end) {
     constexpr unsigned erased_one_by_one = 8;
     registration_list found;
     for (unsigned n = 0; n < erased_one_by_one; ++n) {
-        registration *r = first_overlapping(by_address_.root(), start, end);
+        registration *r = take_first_overlapping(start, end);
         if (!r) return found;
-        by_address_.erase(r);
         found.push_back(r);
     }
     registration low, high;  // keys: (start, 0) sorts before every registration at start
     low.start = start;
     high.start = end;
     registration *inside = by_address_.take_range(&low, &high);
-    while (registration *r = first_overlapping(by_address_.root(), start, end)) {
-        by_address_.erase(r);
-        found.push_back(r);
-    }
+    while (registration *r = take_first_overlapping(start, end)) found.push_back(r);
     treap<registration, address_order>::in_order(inside,
                                                  [&](registration *r) { found.push_back(r); });
     return found;
+}
+
+// Erases the leftmost live registration overlapping [start, end) from the
+// address tree and returns it, or nullptr. Caller holds lock_.
+registration *core::take_first_overlapping(uintptr_t start, uintptr_t end) {
+    registration *r = first_overlapping(by_address_.root(), start, end);
+    if (r) by_address_.erase(r);
+    return r;
 }
 
 void core::announce() {

@@ -166,6 +166,8 @@ class core final : public backend, public event_sink {
     registration *find_cookie(uint64_t cookie) const;
     int insert(uintptr_t start, uintptr_t end, uint64_t cookie, bool owned, registration **out);
     registration_list take_overlapping(uintptr_t start, uintptr_t end);
+    registration *take_first_overlapping(uintptr_t start, uintptr_t end);
+    int remove_node(registration *r, uint64_t cookie);
     void unlink_invalid(registration *r);
     void forget(registration *r);
     void wait_published() const;
