@@ -366,12 +366,28 @@ void for_each_overlapping(umn_cache *c, uintptr_t s, uintptr_t e, F f) {
     }
 }
 
-int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out, region_list &freed) {
+// Whether an indexed region overlaps [a0, a1), given le = find_le(x) for an
+// x in [a0, a1): le, if it starts at or after a0, overlaps; if it starts
+// before, nothing else starts in [a0, x], so only le and the first region
+// after a0 can overlap. One search instead of a walk (the common miss has
+// no overlap). Lock held.
+bool any_overlapping(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region *le) {
+    UMN_ASSERT_HELD(c->lock);
+    if (le && end_of(le) > a0) return true;
+    umn_region *next = cache_index::find_ge(c->root, a0);
+    return next && start_of(next) < a1;
+}
+
+// le: find_le(x) for an x in [a0, a1) (any_overlapping).
+int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region *le, umn_region **out,
+                 region_list &freed) {
     uintptr_t u0 = a0, u1 = a1;
-    for_each_overlapping(c, a0, a1, [&](umn_region *r) {
-        u0 = std::min(u0, start_of(r));
-        u1 = std::max(u1, end_of(r));
-    });
+    const bool overlaps = any_overlapping(c, a0, a1, le);
+    if (overlaps)
+        for_each_overlapping(c, a0, a1, [&](umn_region *r) {
+            u0 = std::min(u0, start_of(r));
+            u1 = std::max(u1, end_of(r));
+        });
     umn_region *n = take_node(c);
     if (!n) return -ENOMEM;
     int rc = -EINVAL;
@@ -381,7 +397,10 @@ int register_new(umn_cache *c, uintptr_t a0, uintptr_t a1, umn_region **out, reg
         c->pool.push_front(n);
         return rc;
     }
-    for_each_overlapping(c, start_of(n), end_of(n), [&](umn_region *r) { retire(c, r, freed); });
+    // The index only lost regions since (evictions): none overlap if none did.
+    if (overlaps)
+        for_each_overlapping(c, start_of(n), end_of(n),
+                             [&](umn_region *r) { retire(c, r, freed); });
     n->start.store(start_of(n), relaxed);
     n->end.store(end_of(n), relaxed);
     n->refs.fetch_and(cache_refs::count_mask, release);  // C3: live again, keeps transients
@@ -466,12 +485,16 @@ bool fast_get(umn_cache *c, const request &q, umn_region **out) {
 // mapped (the buffer sits at a mapping's edge); -ENOTSUP, the block reaches
 // into a neighbouring mapping the monitor cannot watch (userfaultfd and a
 // private file mapping).
-int register_clamped(umn_cache *c, const request &q, umn_region **out, region_list &freed) {
-    int rc = register_new(c, q.aligned_start, q.aligned_end, out, freed);
+// le: find_le(q.start).
+int register_clamped(umn_cache *c, const request &q, umn_region *le, umn_region **out,
+                     region_list &freed) {
+    int rc = register_new(c, q.aligned_start, q.aligned_end, le, out, freed);
     uintptr_t p0 = sys::page_floor(q.start), p1 = sys::page_floor(q.end - 1) + sys::page_size();
     const bool widened = p0 != q.aligned_start || p1 != q.aligned_end;
     if ((rc != -EFAULT && rc != -ENOTSUP) || !widened) return rc;
-    return register_new(c, p0, p1, out, freed);
+    // The failed attempt changed the index only by evictions: find_le again.
+    bool torn = false;
+    return register_new(c, p0, p1, cache_index::find_le(c->root, q.start, &torn), out, freed);
 }
 
 int bad_get(const umn_cache *c, const void *addr, size_t len) {
@@ -500,7 +523,7 @@ int slow_get(umn_cache *c, const request &q, umn_region **out) {
                 *out = r;
             } else {
                 ++c->counters.misses;
-                rc = register_clamped(c, q, out, freed);
+                rc = register_clamped(c, q, r, out, freed);
             }
         }
     }
