@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -24,7 +25,8 @@ namespace {
 // generation has not moved; invalidated cookies are dropped after a drain.
 class notifier_cache {
   public:
-    explicit notifier_cache(stamped_slots &s) : slots_(s), entries_(s.count()) {
+    notifier_cache(stamped_slots &s, std::atomic<uint64_t> &remisses)
+        : slots_(s), entries_(s.count()), remisses_(remisses) {
         open_error_ = umn_notifier_open(&n_, UMN_MONITOR_AUTO);
     }
     ~notifier_cache() { umn_notifier_close(n_); }
@@ -41,6 +43,10 @@ class notifier_cache {
             return;
         }
         ++c.misses;
+        if (e.held_before) {
+            ++c.remisses;
+            remisses_.fetch_add(1, std::memory_order_relaxed);
+        }
         const uint64_t cookie = next_cookie_++ * slots_.count() + slot;
         if (umn_register(n_, slots_.addr(slot), sizeof(uint64_t), cookie) != 0) {
             ++c.unavailable;
@@ -56,13 +62,14 @@ class notifier_cache {
             return;
         }
         c.impossible += stamp < v;
-        e = {cookie, stamp};
+        e = {cookie, stamp, true};
     }
 
   private:
     struct entry {
         uint64_t cookie = 0;
         uint64_t stamp = 0;
+        bool held_before = false;
     };
 
     void drop_invalid(stress_counts &c) {
@@ -72,7 +79,7 @@ class notifier_cache {
         while ((k = umn_get_invalid(n_, cookies, 64)) > 0) {
             for (long i = 0; i < k; ++i) {
                 entry &e = entries_[cookies[i] % slots_.count()];
-                if (e.cookie == cookies[i]) e = {};
+                if (e.cookie == cookies[i]) e.cookie = 0;
             }
         }
         c.errors += k < 0;
@@ -80,6 +87,7 @@ class notifier_cache {
 
     stamped_slots &slots_;
     std::vector<entry> entries_;
+    std::atomic<uint64_t> &remisses_;  // all getters' together
     umn_notifier *n_ = nullptr;
     int open_error_ = 0;
     uint64_t seen_ = 0;
@@ -105,16 +113,37 @@ void mutate(stamped_slots &slots, const stress_config &cfg, unsigned m,
     }
 }
 
-// A getter: `lookup(slot, counts)` until both targets are met.
+// When the getters stop (stress.hpp): `remisses()` counts all getters'.
+class stop_rule {
+  public:
+    stop_rule(const stress_config &cfg, const stamped_slots &slots,
+              std::function<uint64_t()> remisses)
+        : cfg_(cfg), slots_(slots), remisses_(std::move(remisses)),
+          deadline_(std::chrono::steady_clock::now() + std::chrono::seconds(cfg.max_seconds)) {}
+
+    bool done(const stress_counts &mine) const {
+        // A mutator that lost its slot stops; so do the getters then.
+        if (slots_.failed_replacements()) return true;
+        if (mine.lookups % 256) return false;  // the clock and remisses() are not free
+        if (std::chrono::steady_clock::now() > deadline_) return true;
+        return mine.lookups >= cfg_.lookups / cfg_.getters &&
+               slots_.replacements() >= cfg_.replacements && remisses_() >= cfg_.remisses;
+    }
+
+  private:
+    const stress_config &cfg_;
+    const stamped_slots &slots_;
+    std::function<uint64_t()> remisses_;
+    std::chrono::steady_clock::time_point deadline_;
+};
+
+// A getter: `lookup(slot, counts)` until the rule says stop.
 template <class Lookup>
-stress_counts get(stamped_slots &slots, const stress_config &cfg, unsigned g, Lookup &&lookup) {
+stress_counts get(const stamped_slots &slots, const stop_rule &stop, unsigned g,
+                  Lookup &&lookup) {
     std::mt19937 rng(g + 1);
     stress_counts mine;
-    const uint64_t mine_at_least = cfg.lookups / cfg.getters;
-    // A mutator that lost its slot stops; so do the getters then.
-    while ((mine.lookups < mine_at_least || slots.replacements() < cfg.replacements) &&
-           slots.failed_replacements() == 0)
-        lookup(rng() % cfg.slots, mine);
+    while (!stop.done(mine)) lookup(rng() % slots.count(), mine);
     return mine;
 }
 
@@ -143,18 +172,22 @@ stress_counts run_stress(const stress_config &cfg, stamped_slots &slots, Getter 
 }  // namespace
 
 stress_counts run_notifier_getters(const stress_config &cfg, stamped_slots &slots) {
+    std::atomic<uint64_t> remisses{0};
+    const stop_rule stop(cfg, slots, [&] { return remisses.load(std::memory_order_relaxed); });
     return run_stress(cfg, slots, [&](unsigned g) {
-        notifier_cache cache(slots);
+        notifier_cache cache(slots, remisses);
         if (cache.open_error()) {
             stress_counts failed;
             failed.errors = 1;
             return failed;
         }
-        return get(slots, cfg, g, [&](size_t slot, stress_counts &c) { cache.lookup(slot, c); });
+        return get(slots, stop, g, [&](size_t slot, stress_counts &c) { cache.lookup(slot, c); });
     });
 }
 
 namespace {
+
+uint64_t beyond(uint64_t count, uint64_t base) { return count > base ? count - base : 0; }
 
 int expected_get_error(int rc) {
     return rc == -EAGAIN || rc == -ENOMEM || rc == -EFAULT || rc == -ENOTSUP || rc == -ENOENT;
@@ -215,8 +248,12 @@ cache_run run_cache_getters(const stress_config &cfg, stamped_slots &slots, unsi
     int rc = umn_cache_create(&cache, &r, nullptr);
     EXPECT_EQ(rc, 0);
     if (rc) return out;
+    // The shared cache registers each slot once, then once more per miss
+    // after an invalidation (or an eviction after a registrar failure).
+    auto registered_again = [&] { return beyond(reg.counts().regs, slots.count()); };
+    const stop_rule stop(cfg, slots, registered_again);
     out.counts = run_stress(cfg, slots, [&](unsigned g) {
-        return get(slots, cfg, g, [&](size_t slot, stress_counts &c) {
+        return get(slots, stop, g, [&](size_t slot, stress_counts &c) {
             cache_lookup(cache, reg, slots, slot, c);
         });
     });
@@ -224,6 +261,7 @@ cache_run run_cache_getters(const stress_config &cfg, stamped_slots &slots, unsi
     umn_cache_destroy(cache);
     out.registrar = reg.counts();
     out.counts.misses = out.registrar.regs;
+    out.counts.remisses = beyond(out.registrar.regs, slots.count());
     out.counts.hits = out.counts.lookups - out.counts.unavailable - out.registrar.regs;
     out.live_after_destroy = reg.live();
     return out;

@@ -17,6 +17,7 @@ struct stress_counts {
     uint64_t lookups = 0;
     uint64_t hits = 0;
     uint64_t misses = 0;
+    uint64_t remisses = 0;     // misses of a slot registered before: a replacement was seen
     uint64_t unavailable = 0;  // registration refused: slot mid-replacement
     uint64_t stale = 0;        // a hit over memory replaced before the lookup
     uint64_t impossible = 0;   // a fresh registration older than the lookup (test bug)
@@ -26,6 +27,7 @@ struct stress_counts {
         lookups += o.lookups;
         hits += o.hits;
         misses += o.misses;
+        remisses += o.remisses;
         unavailable += o.unavailable;
         stale += o.stale;
         impossible += o.impossible;
@@ -41,8 +43,16 @@ struct stress_config {
     unsigned kinds = 0;         // stamped_slots::kind mask
     uint64_t lookups = 0;       // at least this many lookups in all
     uint64_t replacements = 0;  // and at least this many replacements
+    // And, for at most max_seconds, until the getters have missed a slot
+    // they had registered before (they raced a replacement): how often that
+    // happens depends on the scheduler, so the run goes on until it has.
+    uint64_t remisses = 1;
+    unsigned max_seconds = 30;
 };
 
+// The targets: both runners stop when every getter has made its share of
+// `lookups`, `replacements` are done and `remisses` are seen, or when
+// max_seconds have passed (the caller's checks then fail).
 // Getters with a notifier and a cache of their own each (the notifier API
 // used the way a hand-written cache uses it). Both runners stop early if a
 // replacement fails (slots.failed_replacements()).
