@@ -251,7 +251,10 @@ worker_output measure_close(const cache_config &config, size_t regions) {
 
 // Scale: a munmap of one registered page with 10^3..10^6 regions cached,
 // closing a cache that holds them, and an unregistered munmap with one or
-// 64 caches (on umn, 64 notifiers) open, each holding regions.
+// 64 caches (on umn, 64 notifiers) open, each holding regions: of the page
+// right after the regions of one of them, so that the row measures the same
+// layout every run (where mmap put a page of its own, it shared 1 MiB of
+// address space with the regions in some runs only).
 void register_scale(const options &o) {
     const size_t samples = o.quick ? 300 : 3000;
     std::vector<size_t> sizes = {1000, 100000};
@@ -277,6 +280,7 @@ void register_scale(const options &o) {
         munmap_setting setting;
         setting.regions = munmap_setting::other_regions;
         setting.caches = caches;
+        setting.beside_regions = true;
         add_munmap_rows(o, "scale/munmap-unregistered/notifiers:" + std::to_string(caches),
                         munmap_case_index("unregistered/4KiB"), samples, setting);
     }
@@ -302,10 +306,11 @@ int worker_main(int argc, char **argv) {
     std::vector<std::string> job(argv, argv + argc);
     worker_output out;
     out.message =
-        "error: worker arguments: SIDE munmap CASE SAMPLES REGIONS CACHES | SIDE memory REGIONS "
+        "error: worker arguments: SIDE munmap CASE SAMPLES REGIONS CACHES BESIDE | SIDE memory "
+        "REGIONS "
         "| SIDE close REGIONS";
     auto number = [&](size_t i) { return std::strtoul(job[i].c_str(), nullptr, 10); };
-    bool munmap = job.size() == 6 && job[1] == "munmap";
+    bool munmap = job.size() == 7 && job[1] == "munmap";
     bool memory = job.size() == 3 && job[1] == "memory";
     bool close = job.size() == 3 && job[1] == "close";
     size_t index = munmap ? number(2) : 0;
@@ -315,6 +320,7 @@ int worker_main(int argc, char **argv) {
     if (munmap) {
         setting.regions = number(4);
         setting.caches = number(5);
+        setting.beside_regions = number(6) != 0;
     }
     size_t count = munmap ? number(3) : number(2);
     registrar_counts counts;

@@ -111,9 +111,10 @@ worker_output run_worker(const std::vector<std::string> &worker_command,
 munmap_result measure_munmap(const std::vector<std::string> &worker_command,
                              const std::string &side, size_t index, size_t samples,
                              const munmap_setting &setting) {
-    worker_output out = run_worker(
-        worker_command, {side, "munmap", std::to_string(index), std::to_string(samples),
-                         std::to_string(setting.regions), std::to_string(setting.caches)});
+    worker_output out =
+        run_worker(worker_command, {side, "munmap", std::to_string(index), std::to_string(samples),
+                                    std::to_string(setting.regions), std::to_string(setting.caches),
+                                    std::to_string(setting.beside_regions ? 1 : 0)});
     munmap_result r;
     r.available = out.available;
     r.message = out.message;

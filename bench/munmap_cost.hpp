@@ -60,16 +60,21 @@ worker_output run_worker(const std::vector<std::string> &worker_command,
 int print_worker_output(const worker_output &r);
 
 // Where a munmap is measured: how many regions the cache under test holds
-// besides the range, and how many caches of the same side are open (each
-// other one holding `other_regions`; on umn each cache has its own notifier).
+// besides the range, how many caches of the same side are open (each
+// other one holding `other_regions`; on umn each cache has its own notifier),
+// and whether the range is the page right after the cache's regions (a
+// one-page unregistered case only) instead of a reservation of its own
+// wherever mmap puts it: a layout that does not change from run to run, and
+// the hardest for a monitor to tell from a registered page.
 struct munmap_setting {
     size_t regions = 1000;
     size_t caches = 1;
+    bool beside_regions = false;
     static constexpr size_t other_regions = 100;
 };
 
 // Runs `side` ("ucx", "umn-hooks", "umn-uffd", ...) on case `index` in a
-// worker: job = side, "munmap", index, samples, regions, caches.
+// worker: job = side, "munmap", index, samples, regions, caches, beside.
 munmap_result measure_munmap(const std::vector<std::string> &worker_command,
                              const std::string &side, size_t index, size_t samples,
                              const munmap_setting &setting = {});
@@ -89,6 +94,8 @@ struct reservation {
     char *range = nullptr;
     size_t range_len = 0;
 
+    // A range inside memory the caller owns (not unmapped here).
+    reservation(char *inside, size_t range_bytes) : range(inside), range_len(range_bytes) {}
     reservation(size_t range_bytes, size_t align)
         : len(range_bytes + 4 * align), range_len(range_bytes) {
         void *p = mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -127,7 +134,10 @@ munmap_result measure_in_this_process(const cache_config &config, const munmap_c
     munmap_result r;
     // The cache under test holds setting.regions besides the range, so that
     // looking the unmapped range up is not a lookup in an empty table.
-    cache_fixture<Cache> f(setting.regions, config);
+    // Beside: the fixture's mapping has two more pages after the regions',
+    // one for each range, each with an unwatched page after it.
+    const size_t beside_pages = setting.beside_regions ? 4 : 0;
+    cache_fixture<Cache> f(setting.regions + beside_pages, config);
     if (f.error == 0) f.warm(0, setting.regions);
     std::vector<std::unique_ptr<cache_fixture<Cache>>> others;
     for (size_t i = 1; i < setting.caches && f.error == 0; i++) {
@@ -143,7 +153,16 @@ munmap_result measure_in_this_process(const cache_config &config, const munmap_c
         r.message = f.failure();
         return r;
     }
-    detail::reservation libc_range(c.len, c.align), raw_range(c.len, c.align);
+    if (setting.beside_regions && (c.registered || c.len != page_size())) {
+        r.message = "error: only an unregistered page can lie beside the regions";
+        return r;
+    }
+    detail::reservation libc_range = setting.beside_regions
+                                         ? detail::reservation(f.pages.at(setting.regions), c.len)
+                                         : detail::reservation(c.len, c.align);
+    detail::reservation raw_range =
+        setting.beside_regions ? detail::reservation(f.pages.at(setting.regions + 2), c.len)
+                               : detail::reservation(c.len, c.align);
     if (!libc_range.range || !raw_range.range) {
         r.message = "error: cannot reserve address space";
         return r;
