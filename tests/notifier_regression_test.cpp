@@ -167,6 +167,28 @@ TEST_F(NotifierRegression, RegisterOverAHoleGivesEfaultAndWatchesNothing) {
     EXPECT_EQ(drain(), std::vector<uint64_t>{7});
 }
 
+// The hooks monitor remembers chunks of address space it found mapped so that
+// a registration needs no msync: a page unmapped (or moved away) after its
+// neighbour was registered must still give -EFAULT.
+TEST_F(NotifierRegression, RegisterOverPagesUnmappedAfterANeighbourWasRegisteredGivesEfault) {
+    const size_t chunk = 2 << 20;  // the monitor's unit: a chunk wholly inside the mapping
+    mapping m(3 * chunk / page());
+    mapping target(1);
+    char *c =
+        reinterpret_cast<char *>((reinterpret_cast<uintptr_t>(m.get()) + chunk - 1) & ~(chunk - 1));
+    ASSERT_EQ(umn_register(n, c, page(), 1), 0);
+    ASSERT_EQ(munmap(c + 3 * page(), page()), 0);
+    EXPECT_EQ(umn_register(n, c + 3 * page(), page(), 2), -EFAULT);
+    ASSERT_EQ(umn_register(n, c + chunk - page(), page(), 3), 0);
+    void *moved =
+        mremap(c + 5 * page(), page(), page(), MREMAP_MAYMOVE | MREMAP_FIXED, target.get());
+    ASSERT_EQ(moved, target.get());
+    EXPECT_EQ(umn_register(n, c + 5 * page(), page(), 4), -EFAULT);
+    EXPECT_EQ(umn_register(n, c + 6 * page(), page(), 5), 0);
+    EXPECT_EQ(umn_unregister(n, 2), -ENOENT);
+    EXPECT_EQ(umn_unregister(n, 4), -ENOENT);
+}
+
 // Registering one byte split the mapping's VMA under userfaultfd, and the
 // application's mremap growing the whole mapping failed with EFAULT.
 TEST_F(NotifierRegression, MremapGrowingAMappingWithOneRegisteredByteWorks) {

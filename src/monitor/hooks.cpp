@@ -38,6 +38,7 @@
 //   no hook can still hold the unlinked node. Counters are spread over slots
 //   by thread so that threads unmapping in parallel do not share a line.
 #include "monitor/hooks.hpp"
+#include "monitor/hooks_mapped.hpp"
 #include "monitor/hooks_quiesce.hpp"
 #include "monitor/hooks_ranges.hpp"
 
@@ -119,6 +120,8 @@ attached_sinks sinks;  // the attached cores
 // What the attached cores watch (watch/unwatch): a hooked call over memory
 // it rules out takes no core's lock (see before_call).
 range_summary watched;
+// Chunks of address space found fully mapped (watch's -EFAULT check).
+mapped_chunks mapped;
 std::atomic<void **> libc_curbrk{nullptr};  // libc's __curbrk, which its brk keeps
 
 using hook_ranges::range;
@@ -177,7 +180,10 @@ bool before_call(long nr, const long *args, call_ranges *c) {
     // can only gain a registration that watch() counts after it (after_call).
     c->watches = watch_count.load(std::memory_order_seq_cst);
     const bool attached = !sinks.empty();
-    if (!attached && nr == SYS_shmdt) return false;  // its ranges cost a read of /proc
+    if (!attached && nr == SYS_shmdt) {  // its ranges cost a read of /proc
+        c->n = -1;                       // unknown
+        return false;
+    }
     c->n = hook_ranges::affected(nr, args, c->r);
     if (!c->n || dying_thread_stack(nr, c->r[0])) return false;
     // A registration counted before the load above was added to `watched`
@@ -198,10 +204,19 @@ void after_call(const call_ranges &c) {
     if (watch_count.load(std::memory_order_seq_cst) != c.watches) invalidate_all(c);
 }
 
+// After the system call: the remembered mapped chunks a call that can
+// remove mappings touched are forgotten (hooks_mapped.hpp).
+void forget_mapped(long nr, const call_ranges &c) {
+    if (nr == SYS_madvise || nr == SYS_process_madvise || nr == SYS_remap_file_pages) return;
+    if (c.n < 0 || (nr == SYS_shmdt && c.n == 0)) mapped.forget_all();  // ranges unknown
+    for (int i = 0; i < c.n; ++i) mapped.changed(c.r[i].start, c.r[i].end);
+}
+
 long hooked_syscall(long nr, const long *a) {
     call_ranges c;
     bool concerned = before_call(nr, a, &c);
     long result = sys::raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    forget_mapped(nr, c);
     if (concerned) after_call(c);
     return result;
 }
@@ -376,6 +391,8 @@ class hooks_monitor final : public event_source {
     int apply(std::vector<patched_entry *> &todo);
     void repatch_overwritten();
     void repatch_locked();
+    void publish_jumps();
+    bool jump_overwritten() const;
     void settle(const std::vector<patched_entry *> &patched);
 
     std::mutex install_lock_;
@@ -386,6 +403,12 @@ class hooks_monitor final : public event_source {
     quiesce_result settled_;
     uintptr_t brk_function = 0;
     std::mutex attach_lock_;
+    // The jumps written (where, to which trampoline), for watch's check
+    // without install_lock_; rewritten under it after every patching.
+    static constexpr unsigned max_jumps = 16;
+    std::atomic<uintptr_t> jump_at_[max_jumps] = {};
+    std::atomic<uintptr_t> jump_to_[max_jumps] = {};
+    std::atomic<unsigned> jumps_{0};
 };
 
 void hooks_monitor::find_entries(std::vector<patched_entry> *out) {
@@ -535,7 +558,36 @@ int hooks_monitor::install() {
     install_error_ = -ENOTSUP;  // without libc's munmap the monitor would miss the commonest call
     for (const patched_entry &e : entries_)
         if (e.library == "libc" && e.nr == SYS_munmap && e.written) install_error_ = 0;
+    publish_jumps();
     return install_error_;
+}
+
+// install_lock_ held. A reader may see a pair half rewritten: it then finds
+// a mismatch and re-checks under the lock.
+void hooks_monitor::publish_jumps() {
+    unsigned n = 0;
+    bool chained = false;
+    for (const patched_entry &e : entries_) {
+        if (!e.written) continue;
+        chained = chained || e.plan.how == patch::mode::chained;
+        if (n == max_jumps) continue;
+        jump_at_[n].store(e.plan.at, std::memory_order_relaxed);
+        jump_to_[n].store(e.trampoline, std::memory_order_relaxed);
+        ++n;
+    }
+    jumps_.store(n, std::memory_order_release);
+    mapped.set_usable(!chained && n < max_jumps);
+}
+
+// Whether a jump we wrote was overwritten (or may have been: a pair being
+// rewritten). No lock.
+bool hooks_monitor::jump_overwritten() const {
+    const unsigned n = jumps_.load(std::memory_order_acquire);
+    for (unsigned i = 0; i < n; ++i)
+        if (!patch::jumps_to(jump_at_[i].load(std::memory_order_relaxed),
+                             jump_to_[i].load(std::memory_order_relaxed)))
+            return true;
+    return false;
 }
 
 // Another library may patch an entry after us (UCX writes its jump over
@@ -561,6 +613,7 @@ void hooks_monitor::repatch_locked() {
     if (todo.empty()) return;
     apply(todo);
     settle(todo);
+    publish_jumps();
 }
 
 // The code a thread may still run after the jump at e was written.
@@ -597,13 +650,12 @@ void hooks_monitor::detach(event_sink &sink) {
 }
 
 int hooks_monitor::watch(uintptr_t start, uintptr_t end) {
-    // Like the other monitors, refuse a range with unmapped pages: msync
-    // with MS_ASYNC does nothing but say ENOMEM for them.
-    if (msync(reinterpret_cast<void *>(start), end - start, MS_ASYNC))
-        return errno == ENOMEM ? -EFAULT : -errno;
+    // Like the other monitors, refuse a range with unmapped pages (msync
+    // with MS_ASYNC, or a chunk it found mapped: hooks_mapped.hpp).
+    if (int rc = mapped.check(start, end)) return rc;
     watched.add(start, end);  // before the count: see before_call
     watch_count.fetch_add(1, std::memory_order_seq_cst);
-    repatch_overwritten();
+    if (jump_overwritten()) repatch_overwritten();
     return 0;
 }
 
@@ -614,6 +666,7 @@ bool hooks_monitor::reset_in_child() {
     sinks.forget();
     readers.reset();
     watched.reset();
+    mapped.forget_all();
     new (&attach_lock_) std::mutex;
     new (&install_lock_) std::mutex;
     return true;
