@@ -33,19 +33,17 @@ void address_order::update(registration *r) {
 
 namespace {
 
-// The leftmost registration in t overlapping [start, end), or nullptr.
-registration *first_overlapping(registration *t, uintptr_t start, uintptr_t end) {
-    while (t) {
-        registration *left = t->by_address.left;
-        if (left && left->max_end > start) {
-            t = left;  // left's nodes start before t: one ends inside, if t starts inside
-            continue;
-        }
-        if (t->start >= end) return nullptr;
-        if (t->end > start) return t;
-        t = t->by_address.right;
-    }
-    return nullptr;
+using address_treap = treap<registration, address_order>;
+
+// From t, where the leftmost registration overlapping [start, end) is.
+address_treap::step toward_first_overlapping(const registration *t, uintptr_t start,
+                                             uintptr_t end) {
+    const registration *left = t->by_address.left;
+    // left's nodes start before t: one ends inside, if t starts inside
+    if (left && left->max_end > start) return address_treap::step::left;
+    if (t->start >= end) return address_treap::step::none;
+    if (t->end > start) return address_treap::step::here;
+    return address_treap::step::right;
 }
 
 }  // namespace
@@ -83,7 +81,7 @@ core::~core() {
         invalid.splice_back(invalid_);
         count_ = 0;
     }
-    treap<registration, address_order>::post_order(live, [this](registration *r) {
+    address_treap::post_order(live, [this](registration *r) {
         source_.unwatch(r->start, r->end);
         delete r;
     });
@@ -310,8 +308,9 @@ bool core::event_fd_is_ours() const {
 
 // Unlinks every live registration overlapping [start, end) from the address
 // tree; returns them as a batch, in address order. Caller holds lock_. The
-// first few are found and erased one by one, leftmost first (a munmap of one
-// registered buffer: one search and one erase). Beyond that, those starting
+// first few are found and erased one by one, leftmost first, each in one
+// descent, until the one that follows in address order starts past the range
+// (a munmap of one registered buffer: one descent). Beyond that, those starting
 // inside the range leave as one subtree (two splits and a merge,
 // O(log n + k)) and those starting before it and reaching in are erased one
 // by one.
@@ -320,26 +319,31 @@ registration_list core::take_overlapping(uintptr_t start, uintptr_t end) {
     constexpr unsigned erased_one_by_one = 8;
     registration_list found;
     for (unsigned n = 0; n < erased_one_by_one; ++n) {
-        registration *r = take_first_overlapping(start, end);
+        registration *next;
+        registration *r = take_first_overlapping(start, end, &next);
         if (!r) return found;
         found.push_back(r);
+        // r was the leftmost overlapping one: those before it do not
+        // overlap, and from `next` on every one starts at or after next.
+        if (!next || next->start >= end) return found;
     }
     registration low, high;  // keys: (start, 0) sorts before every registration at start
     low.start = start;
     high.start = end;
     registration *inside = by_address_.take_range(&low, &high);
-    while (registration *r = take_first_overlapping(start, end)) found.push_back(r);
-    treap<registration, address_order>::in_order(inside,
-                                                 [&](registration *r) { found.push_back(r); });
+    registration *next;
+    while (registration *r = take_first_overlapping(start, end, &next)) found.push_back(r);
+    address_treap::in_order(inside, [&](registration *r) { found.push_back(r); });
     return found;
 }
 
 // Erases the leftmost live registration overlapping [start, end) from the
 // address tree and returns it, or nullptr. Caller holds lock_.
-registration *core::take_first_overlapping(uintptr_t start, uintptr_t end) {
-    registration *r = first_overlapping(by_address_.root(), start, end);
-    if (r) by_address_.erase(r);
-    return r;
+registration *core::take_first_overlapping(uintptr_t start, uintptr_t end, registration **next) {
+    // One descent finds and erases it.
+    return by_address_.erase_chosen(
+        [start, end](const registration *t) { return toward_first_overlapping(t, start, end); },
+        next);
 }
 
 void core::announce() {

@@ -83,7 +83,7 @@ struct registration {
     uintptr_t end = 0;    // page aligned, exclusive
     uint64_t cookie = 0;
     treap_links<registration> by_address;
-    uintptr_t max_end = 0;  // largest end in this address subtree
+    uintptr_t max_end = 0;                // largest end in this address subtree
     treap_links<registration> by_cookie;  // unused when owned
     // On the invalid list, or on a batch being moved or freed.
     ilist_link<registration> link;
@@ -99,6 +99,10 @@ struct address_order {
     static bool less(const registration *a, const registration *b);
     static uint32_t priority(const registration *r) { return r->priority; }
     static void update(registration *r);
+    // t's max_end is some other registration's end unless it is n's.
+    static bool unchanged_without(const registration *t, const registration *n) {
+        return t->max_end != n->end;
+    }
 };
 
 struct cookie_order {
@@ -106,6 +110,7 @@ struct cookie_order {
     static bool less(const registration *a, const registration *b) { return a->cookie < b->cookie; }
     static uint32_t priority(const registration *r) { return r->priority; }
     static void update(registration *) {}
+    static bool unchanged_without(const registration *, const registration *) { return true; }
 };
 
 class core final : public backend, public event_sink {
@@ -166,7 +171,7 @@ class core final : public backend, public event_sink {
     registration *find_cookie(uint64_t cookie) const;
     int insert(uintptr_t start, uintptr_t end, uint64_t cookie, bool owned, registration **out);
     registration_list take_overlapping(uintptr_t start, uintptr_t end);
-    registration *take_first_overlapping(uintptr_t start, uintptr_t end);
+    registration *take_first_overlapping(uintptr_t start, uintptr_t end, registration **next);
     int remove_node(registration *r, uint64_t cookie);
     void unlink_invalid(registration *r);
     void forget(registration *r);

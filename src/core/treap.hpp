@@ -7,8 +7,11 @@
 //
 // Traits supplies: `links(Node*) -> treap_links<Node>&`, `less(const Node*,
 // const Node*)` (a strict total order), `priority(const Node*)` (random
-// looking, fixed while linked), and `update(Node*)` called whenever a
-// node's children change (for augmented data such as an interval's max end).
+// looking, fixed while linked), `update(Node*)` called whenever a
+// node's children change (for augmented data such as an interval's max end),
+// and `unchanged_without(const Node *t, const Node *n)`: whether t's
+// augmented data stays as it is when n leaves t's subtree (erasing then
+// skips update(t), which reads both children).
 // Not thread-safe: the owner locks.
 #pragma once
 
@@ -49,6 +52,19 @@ class treap {
 
     // `n` must be in this treap.
     void erase(Node *n) { root_ = erase_at(root_, n); }
+
+    // Where, seen from node t, the node to erase is.
+    enum class step { left, here, right, none };
+    // Erases the node that choose(t) -> step leads to from the root, and
+    // returns it (nullptr if it leads nowhere): one descent to find and
+    // erase, instead of a search and then erase()'s descent. *next becomes
+    // the node that followed the erased one in order (nullptr if none).
+    template <class Choose>
+    Node *erase_chosen(Choose &&choose, Node **next) {
+        Node *found = nullptr;
+        root_ = erase_chosen_at(root_, choose, nullptr, found, next);
+        return found;
+    }
 
     // Takes out every node n with !less(n, low) and less(n, high) in
     // O(log n); returns them as one subtree (in_order() walks it).
@@ -144,7 +160,40 @@ class treap {
             left(t) = erase_at(left(t), n);
         else
             right(t) = erase_at(right(t), n);
-        Traits::update(t);
+        if (!Traits::unchanged_without(t, n)) Traits::update(t);
+        return t;
+    }
+
+    // `after`: the lowest ancestor of t whose left subtree t is in, the node
+    // that follows t's subtree in order.
+    template <class Choose>
+    static Node *erase_chosen_at(Node *t, Choose &choose, Node *after, Node *&found, Node **next) {
+        if (!t) return t;
+        Node **child;
+        switch (choose(t)) {
+            case step::here:
+                found = t;
+                *next = right(t) ? leftmost(right(t)) : after;
+                return merge(left(t), right(t));
+            case step::left:
+                child = &left(t);
+                after = t;
+                break;
+            case step::right:
+                child = &right(t);
+                break;
+            default:
+                return t;
+        }
+        Node *c = erase_chosen_at(*child, choose, after, found, next);
+        if (!found) return t;  // nothing erased: nothing written
+        *child = c;
+        if (!Traits::unchanged_without(t, found)) Traits::update(t);
+        return t;
+    }
+
+    static Node *leftmost(Node *t) {
+        while (left(t)) t = left(t);
         return t;
     }
 
