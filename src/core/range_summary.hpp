@@ -41,6 +41,7 @@ class range_summary {
         if (start >= end) return false;
         if (wide_.load(std::memory_order_seq_cst) || units(chunk, start, end) > max_chunks)
             return true;
+        if (units(page, start, end) == 1) return any_own_at(start);
         return any_in<chunk>(start, end);
     }
 
@@ -79,6 +80,14 @@ class range_summary {
     static void clear(cell &c) {
         if (c.own.load(std::memory_order_relaxed)) c.own.store(0, std::memory_order_relaxed);
         if (c.finer.load(std::memory_order_relaxed)) c.finer.store(0, std::memory_order_relaxed);
+    }
+
+    // One page: a range touching it raised the own counter of its page, its
+    // block or its chunk, whichever level it is counted at.
+    bool any_own_at(uintptr_t address) const {
+        return load(at(page, address >> shifts[page]).own) ||
+               load(at(block, address >> shifts[block]).own) ||
+               load(at(chunk, address >> shifts[chunk]).own);
     }
 
     // Whether a range counted at level L or finer may touch [start, end).
