@@ -31,7 +31,7 @@ class HookRanges : public ::testing::Test {
         long a[6] = {};
         int i = 0;
         for (long v : args) a[i++] = v;
-        range out[hook_ranges::max_ranges];
+        range out[hook_ranges::max_ranges] = {};
         int n = affected(nr, a, out);
         std::vector<std::pair<uintptr_t, uintptr_t>> v;
         for (int k = 0; k < n; ++k) v.emplace_back(out[k].start, out[k].end);
@@ -312,7 +312,7 @@ TEST(HookSegmentAt, JoinsAdjacentMappingsOfOneInode) {
         "3000-4000 rw-s 00000000 00:01 77 /SYSV0\n"
         "4000-6000 r--s 00001000 00:01 77 /SYSV0\n"
         "6000-7000 rw-s 00000000 00:01 78 /SYSV1\n";
-    range r;
+    range r{};
     ASSERT_TRUE(segment_in(maps, 0x3000, &r));
     EXPECT_EQ(r.start, 0x3000u);
     EXPECT_EQ(r.end, 0x6000u);
@@ -322,13 +322,13 @@ TEST(HookSegmentAt, StopsAtAGap) {
     const std::string maps =
         "3000-4000 rw-s 00000000 00:01 77 /SYSV0\n"
         "5000-6000 rw-s 00001000 00:01 77 /SYSV0\n";
-    range r;
+    range r{};
     ASSERT_TRUE(segment_in(maps, 0x3000, &r));
     EXPECT_EQ(r.end, 0x4000u);
 }
 
 TEST(HookSegmentAt, NoMappingStartsThere) {
-    range r;
+    range r{};
     EXPECT_FALSE(segment_in("3000-4000 rw-s 00000000 00:01 77 /SYSV0\n", 0x3800, &r));
     EXPECT_FALSE(segment_in("", 0x3000, &r));
 }
@@ -337,7 +337,7 @@ TEST(HookSegmentAt, ReadsPastLinesLongerThanItsBuffer) {
     const std::string maps = "1000-2000 r--p 00000000 08:01 11 /" + std::string(5000, 'x') +
                              "\n"
                              "3000-4000 rw-s 00000000 00:01 77 /SYSV0\n";
-    range r;
+    range r{};
     ASSERT_TRUE(segment_in(maps, 0x3000, &r));
     EXPECT_EQ(r.end, 0x4000u);
 }

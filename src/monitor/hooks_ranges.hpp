@@ -14,10 +14,11 @@
 
 namespace umn::hook_ranges {
 
-// Pages [start, end), page aligned.
+// Pages [start, end), page aligned. No default values: a hooked call's
+// array of them is written only as far as affected() fills it.
 struct range {
-    uintptr_t start = 0;
-    uintptr_t end = 0;
+    uintptr_t start;
+    uintptr_t end;
 };
 
 // The most ranges one call yields. A process_madvise with more iovecs gets
