@@ -7,7 +7,16 @@
 // under the running threads.
 #include "support.hpp"
 
+#include "monitor/hooks.hpp"
+#include "os/patch.hpp"
+#include "os/raw_syscall.hpp"
+
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <dlfcn.h>
+#include <link.h>
+#include <sys/syscall.h>
 #include <thread>
 #include <vector>
 
@@ -93,6 +102,75 @@ TEST(HooksPatching, ThreadsMappingAndUnmappingWhileLibcIsPatchedSeeEveryLaterUnm
         EXPECT_GT(churned[t], 0u) << "churning thread " << t << " stopped";
         EXPECT_EQ(missed[t], 0u) << "unmaps not reported to checking thread " << t;
     }
+}
+
+// Another library's munmap hook: the system call by its own instruction, so
+// no hook of umn's sees it (only the trampoline that chains to it).
+int foreign_munmap(void *addr, size_t len) {
+    long r = umn::sys::raw_syscall6(SYS_munmap, reinterpret_cast<long>(addr),
+                                    static_cast<long>(len), 0, 0, 0, 0);
+    if (!umn::sys::raw_failed(r)) return 0;
+    errno = static_cast<int>(-r);
+    return -1;
+}
+
+// Writes a jump to foreign_munmap over libc's munmap, as another library
+// would; false with the reason if it cannot.
+bool patch_munmap_as_another_library(std::string *why) {
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    void *fn = libc ? dlsym(libc, "munmap") : nullptr;
+    Dl_info info;
+    ElfW(Sym) *sym = nullptr;
+    if (!fn || !dladdr1(fn, &info, reinterpret_cast<void **>(&sym), RTLD_DL_SYMENT) || !sym) {
+        *why = "libc's munmap not found";
+        return false;
+    }
+    umn::patch::plan p =
+        umn::patch::plan_function(reinterpret_cast<uintptr_t>(fn), sym->st_size, SYS_munmap);
+    if (p.how == umn::patch::mode::none) {
+        *why = "libc's munmap cannot be patched: " + p.why;
+        return false;
+    }
+    static auto *area = new umn::patch::code_area(p.at);  // its code stays for the process
+    const uintptr_t jump = area->add_jump(reinterpret_cast<uintptr_t>(&foreign_munmap));
+    if (!jump || area->seal() || umn::patch::write_jump(p, jump)) {
+        *why = "writing the jump failed";
+        return false;
+    }
+    return true;
+}
+
+// Behind another library's hook the monitor calls that hook and runs again
+// when it returns: the call's result and errno come back unchanged, and the
+// 2 MiB chunks the monitor found mapped are forgotten, so a page unmapped
+// beside a registered one gives -EFAULT (the other hook's system call is one
+// no hook of umn's sees).
+TEST(HooksPatching, ChainedBehindAnotherLibrarysMunmapForgetsMappedChunksAfterTheCall) {
+    std::string why;
+    if (!umn::patch::supported(&why) || !patch_munmap_as_another_library(&why)) GTEST_SKIP() << why;
+    umn_notifier *n = nullptr;
+    int rc = umn_notifier_open(&n, UMN_MONITOR_HOOKS);
+    if (rc == -ENOTSUP) GTEST_SKIP() << "hooks monitor unavailable here";
+    ASSERT_EQ(rc, 0);
+
+    const size_t chunk = 2 << 20;
+    auto *m = static_cast<char *>(
+        mmap(nullptr, 3 * chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(m, MAP_FAILED);
+    char *c = reinterpret_cast<char *>((reinterpret_cast<uintptr_t>(m) + chunk - 1) & ~(chunk - 1));
+    errno = 0;
+    EXPECT_EQ(munmap(c + 1, page()), -1);  // unaligned
+    EXPECT_EQ(errno, EINVAL);
+    ASSERT_EQ(umn_register(n, c, page(), 1), 0);  // re-patches if umn had patched first
+    bool chained = false;
+    for (const umn::hook_entry &h : umn::hooks_report())
+        if (h.library == "libc" && h.name == "munmap") chained = h.how == "chained";
+    EXPECT_TRUE(chained) << "libc's munmap is not chained behind the other hook";
+    ASSERT_EQ(munmap(c + 3 * page(), page()), 0);
+    EXPECT_EQ(umn_register(n, c + 3 * page(), page(), 2), -EFAULT);
+    EXPECT_EQ(umn_register(n, c + 4 * page(), page(), 3), 0);
+    umn_notifier_close(n);
+    munmap(m, 3 * chunk);
 }
 
 }  // namespace

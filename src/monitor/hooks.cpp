@@ -233,6 +233,14 @@ long chained_handler(long nr, const long *args) {
     return 0;
 }
 
+// After the other library's code made the call: its ranges (computed before,
+// in another frame) are not at hand, so every remembered chunk is forgotten.
+long chained_after(long nr, const long *) {
+    if (nr != SYS_madvise && nr != SYS_process_madvise && nr != SYS_remap_file_pages)
+        mapped.forget_all();
+    return 0;
+}
+
 // ---- entry replacements: libc's own signatures and errno convention ----
 
 long as_int_result(long r) {
@@ -502,7 +510,9 @@ int hooks_monitor::apply(std::vector<patched_entry *> &todo) {
                 e->trampoline = area->add_site(e->plan, site_handler);
                 break;
             case patch::mode::chained:
-                e->trampoline = area->add_chained(e->plan, chained_handler, e->nr);
+                e->trampoline = area->add_chained(
+                    e->plan, chained_handler, e->nr == patch::any_syscall ? nullptr : chained_after,
+                    e->nr);
                 break;
             default:
                 continue;
@@ -566,17 +576,18 @@ int hooks_monitor::install() {
 // a mismatch and re-checks under the lock.
 void hooks_monitor::publish_jumps() {
     unsigned n = 0;
-    bool chained = false;
+    bool blind_after = false;  // an entry with no point after its system call
     for (const patched_entry &e : entries_) {
         if (!e.written) continue;
-        chained = chained || e.plan.how == patch::mode::chained;
+        blind_after = blind_after ||
+                      (e.plan.how == patch::mode::chained && e.nr == patch::any_syscall);
         if (n == max_jumps) continue;
         jump_at_[n].store(e.plan.at, std::memory_order_relaxed);
         jump_to_[n].store(e.trampoline, std::memory_order_relaxed);
         ++n;
     }
     jumps_.store(n, std::memory_order_release);
-    mapped.set_usable(!chained && n < max_jumps);
+    mapped.set_usable(!blind_after && n < max_jumps);
 }
 
 // Whether a jump we wrote was overwritten (or may have been: a pair being

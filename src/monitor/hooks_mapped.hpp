@@ -16,8 +16,10 @@
 // msync began (the mmap_lock orders the two system calls), so msync fails;
 // if after, the CAS finds the word cleared or replaced and nothing is
 // remembered. A hooked call that continues into another library's hook
-// (chained) makes its system call there, with no point after it: while any
-// entry is chained, nothing is remembered (set_usable).
+// (chained) makes its system call there: the trampoline calls that hook and
+// forgets every chunk when it returns. While an entry is chained with no
+// point after the call (syscall(), whose arguments may be on the stack),
+// nothing is remembered (set_usable).
 #pragma once
 
 #include <atomic>
@@ -77,8 +79,10 @@ class mapped_chunks {
     }
 
     // In a fork child, or when the calls' ranges are unknown.
+    // Async-signal-safe; writes only a slot that holds a chunk.
     void forget_all() {
-        for (std::atomic<uint64_t> &slot : slots_) slot.store(0, std::memory_order_seq_cst);
+        for (std::atomic<uint64_t> &slot : slots_)
+            if (slot.load(std::memory_order_seq_cst)) slot.store(0, std::memory_order_seq_cst);
     }
 
   private:

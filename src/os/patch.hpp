@@ -77,7 +77,11 @@ class code_area {
     // Each returns the trampoline's address, 0 when the page is full.
     uintptr_t add_jump(uintptr_t target);  // entry: a jump to the replacement
     uintptr_t add_site(const plan &p, handler_fn handler);
-    uintptr_t add_chained(const plan &p, handler_fn handler, long index);
+    // Chained: handler before the other patcher's code; with `after`, that
+    // code is called and `after` runs when it returns (its result ignored,
+    // the call's kept), else it is jumped to (a function with arguments on
+    // the stack, such as syscall(), must be jumped to).
+    uintptr_t add_chained(const plan &p, handler_fn handler, handler_fn after, long index);
     // Makes the page read+execute; no add_* afterwards. -errno on failure.
     int seal();
 

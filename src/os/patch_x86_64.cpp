@@ -490,8 +490,8 @@ uintptr_t code_area::add_site(const plan &p, handler_fn handler) {
     return at;
 }
 
-uintptr_t code_area::add_chained(const plan &p, handler_fn handler, long index) {
-    uintptr_t at = reserve(80);
+uintptr_t code_area::add_chained(const plan &p, handler_fn handler, handler_fn after, long index) {
+    uintptr_t at = reserve(160);
     if (!at) return 0;
     emitter e(reinterpret_cast<unsigned char *>(at));
     // At a function entry: arguments in rdi rsi rdx rcx r8 r9, al counts the
@@ -500,11 +500,33 @@ uintptr_t code_area::add_chained(const plan &p, handler_fn handler, long index) 
     e.bytes(
         {0x50, 0x41, 0x51, 0x41, 0x50, 0x51, 0x52, 0x56, 0x57});  // push rax r9 r8 rcx rdx rsi rdi
     unsigned char *handler_slot = emit_call_handler(e, index, false);
-    e.bytes(
-        {0x5f, 0x5e, 0x5a, 0x59, 0x41, 0x58, 0x41, 0x59, 0x58});  // pop rdi rsi rdx rcx r8 r9 rax
-    unsigned char *previous_slot = e.rip_slot(0x25);              // jmp *previous(%rip)
+    if (!after) {
+        e.bytes({0x5f, 0x5e, 0x5a, 0x59, 0x41, 0x58, 0x41, 0x59,
+                 0x58});                                  // pop rdi rsi rdx rcx r8 r9 rax
+        unsigned char *previous_slot = e.rip_slot(0x25);  // jmp *previous(%rip)
+        e.literal(handler_slot, reinterpret_cast<uint64_t>(handler));
+        e.literal(previous_slot, p.previous);
+        return at;
+    }
+    // Call the other patcher's code instead of jumping to it, so that `after`
+    // runs once the call is done. The saved registers stay on the stack (the
+    // functions patched take no arguments there); rsp is 16-byte aligned here.
+    e.bytes({0x48, 0x8b, 0x3c, 0x24});                // mov (%rsp), %rdi
+    e.bytes({0x48, 0x8b, 0x74, 0x24, 0x08});          // mov 8(%rsp), %rsi
+    e.bytes({0x48, 0x8b, 0x54, 0x24, 0x10});          // mov 16(%rsp), %rdx
+    e.bytes({0x48, 0x8b, 0x4c, 0x24, 0x18});          // mov 24(%rsp), %rcx
+    e.bytes({0x4c, 0x8b, 0x44, 0x24, 0x20});          // mov 32(%rsp), %r8
+    e.bytes({0x4c, 0x8b, 0x4c, 0x24, 0x28});          // mov 40(%rsp), %r9
+    e.bytes({0x48, 0x8b, 0x44, 0x24, 0x30});          // mov 48(%rsp), %rax
+    unsigned char *previous_slot = e.rip_slot(0x15);  // call *previous(%rip)
+    e.bytes({0x48, 0x89, 0x44, 0x24, 0x30});          // mov %rax, 48(%rsp)
+    unsigned char *after_slot = emit_call_handler(e, index, false);
+    e.bytes({0x48, 0x8b, 0x44, 0x24, 0x30});  // mov 48(%rsp), %rax
+    e.bytes({0x48, 0x83, 0xc4, 0x38});        // add $56, %rsp
+    e.bytes({0xc3});                          // ret
     e.literal(handler_slot, reinterpret_cast<uint64_t>(handler));
     e.literal(previous_slot, p.previous);
+    e.literal(after_slot, reinterpret_cast<uint64_t>(after));
     return at;
 }
 

@@ -229,5 +229,46 @@ TEST(UcxCoexistence, NoStaleHitWhileUnmappingWithUcxHooksInstalledFirst) {
     EXPECT_GE(slots.replacements(), cfg.replacements);
 }
 
+// With UCX's hooks installed first the hooks monitor calls libucm's hook and
+// runs again when it returns: the call's result and errno come back as they
+// were, and the chunks found mapped are forgotten after an unmapping call, so
+// a page unmapped (or moved away) beside a registered one gives -EFAULT.
+TEST(UcxCoexistence, RegisterOverPagesUnmappedThroughUcxHooksGivesEfault) {
+    two_caches ucx_first(stamps);
+    ASSERT_TRUE(ucx_first.ok());
+    umn_notifier *n = nullptr;
+    ASSERT_EQ(umn_notifier_open(&n, UMN_MONITOR_HOOKS), 0);
+    for (const hook_entry &h : hooks_report())
+        if (h.library == "libc" && h.name == "munmap")
+            std::printf("hooks: libc munmap %s %s\n", h.how.c_str(), h.detail.c_str());
+    const size_t page = umn::test::page(), chunk = 2 << 20;
+    const size_t len = 3 * chunk;
+    auto *m = static_cast<char *>(
+        mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(m, MAP_FAILED);
+    char *c = reinterpret_cast<char *>((reinterpret_cast<uintptr_t>(m) + chunk - 1) & ~(chunk - 1));
+    auto *target = static_cast<char *>(
+        mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(target, MAP_FAILED);
+    errno = 0;
+    EXPECT_EQ(munmap(c + 1, page), -1);  // unaligned: EINVAL through both hooks
+    EXPECT_EQ(errno, EINVAL);
+    ASSERT_EQ(umn_register(n, c, page, 1), 0);
+    ASSERT_EQ(munmap(c + 3 * page, page), 0);
+    EXPECT_EQ(umn_register(n, c + 3 * page, page, 2), -EFAULT);
+    ASSERT_EQ(umn_register(n, c + chunk - page, page, 3), 0);
+    // Grown, so moved away (the next page is mapped); libucm's mremap takes
+    // no new address, so MREMAP_FIXED is not used.
+    void *moved = mremap(c + 5 * page, page, 2 * page, MREMAP_MAYMOVE);
+    ASSERT_NE(moved, MAP_FAILED);
+    ASSERT_NE(moved, c + 5 * page);
+    EXPECT_EQ(umn_register(n, c + 5 * page, page, 4), -EFAULT);
+    EXPECT_EQ(umn_register(n, c + 6 * page, page, 5), 0);
+    umn_notifier_close(n);
+    munmap(m, len);
+    munmap(target, page);
+    munmap(moved, 2 * page);
+}
+
 }  // namespace
 }  // namespace umn::reliability
