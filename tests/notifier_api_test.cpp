@@ -5,9 +5,12 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <utility>
 #include <poll.h>
 #include <set>
+#include <string>
 #include <sys/wait.h>
 #include <vector>
 
@@ -15,6 +18,22 @@ namespace umn::test {
 namespace {
 
 using NotifierApi = notifier_fixture;
+
+// Whether a mapping in [start, start + len) is registered with a
+// userfaultfd (the "uw" flag of /proc/self/smaps).
+bool userfaultfd_registered(const char *start, size_t len) {
+    std::ifstream smaps("/proc/self/smaps");
+    const auto from = reinterpret_cast<uintptr_t>(start);
+    bool inside = false;
+    for (std::string line; std::getline(smaps, line);) {
+        unsigned long lo, hi;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2)
+            inside = lo < from + len && hi > from;
+        else if (inside && line.rfind("VmFlags:", 0) == 0 && line.find(" uw") != std::string::npos)
+            return true;
+    }
+    return false;
+}
 
 // A registration that must survive a bad call, and fire afterwards.
 class survivor {
@@ -201,6 +220,39 @@ TEST(NotifierTwo, OverlappingRangesInTwoNotifiersBothFire) {
     EXPECT_EQ(c, 3u);
     umn_notifier_close(a);
     umn_notifier_close(b);
+}
+
+// Closing a notifier unwatches its registrations in batches, abutting ones
+// as one range: pages another notifier registered stay watched (each fires
+// when unmapped alone), whatever shapes the closed notifier's registrations
+// had (abutting, overlapping, covering, invalidated and never drained).
+TEST(NotifierTwo, CloseOfAbuttingAndOverlappingRegistrationsKeepsTheOthersPagesWatched) {
+    constexpr size_t pages = 64;
+    umn_notifier *a, *b;
+    ASSERT_EQ(umn_notifier_open(&a, UMN_MONITOR_AUTO), 0);
+    ASSERT_EQ(umn_notifier_open(&b, UMN_MONITOR_AUTO), 0);
+    mapping m(pages);
+    uint64_t cookie = 0;
+    for (size_t p = 0; p < pages; ++p)
+        ASSERT_EQ(umn_register(a, m.get() + p * page(), page(), cookie++), 0);
+    for (size_t p = 0; p + 4 <= pages; p += 3)
+        ASSERT_EQ(umn_register(a, m.get() + p * page(), 4 * page(), cookie++), 0);
+    ASSERT_EQ(umn_register(a, m.get(), m.size(), cookie++), 0);
+    for (size_t p = 1; p < pages; p += 5) ASSERT_EQ(umn_register(b, m.get() + p * page(), 1, p), 0);
+    ASSERT_EQ(munmap(m.get(), page()), 0);  // a's page 0 only: left undrained
+    uint64_t c = 0;
+    EXPECT_EQ(umn_get_invalid(b, &c, 1), 0);
+    umn_notifier_close(a);
+    for (size_t p = 1; p < pages; p += 5) {
+        ASSERT_EQ(munmap(m.get() + p * page(), page()), 0);
+        EXPECT_EQ(umn_get_invalid(b, &c, 1), 1) << "page " << p;
+        EXPECT_EQ(c, p);
+    }
+    const bool uffd = umn_notifier_monitor(b) == UMN_MONITOR_UFFD;
+    umn_notifier_close(b);
+    if (uffd) {
+        EXPECT_FALSE(userfaultfd_registered(m.get(), m.size())) << "watched by nobody";
+    }
 }
 
 // Registrations of every shape around an unmapped range (starting before it

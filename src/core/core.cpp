@@ -6,6 +6,7 @@
 #include "os/sys.hpp"
 
 #include <cerrno>
+#include <iterator>
 #include <new>
 
 namespace umn {
@@ -46,6 +47,30 @@ address_treap::step toward_first_overlapping(const registration *t, uintptr_t st
     return address_treap::step::right;
 }
 
+// Ranges to unwatch, handed to the source a batch at a time (one pass of
+// its watch lock per batch, not per registration).
+class unwatch_batch {
+  public:
+    explicit unwatch_batch(event_source &source) : source_(source) {}
+    ~unwatch_batch() { flush(); }
+    unwatch_batch(const unwatch_batch &) = delete;
+    unwatch_batch &operator=(const unwatch_batch &) = delete;
+
+    void add(const registration *r) {
+        if (n_ == std::size(ranges_)) flush();
+        ranges_[n_++] = {r->start, r->end};
+    }
+    void flush() {
+        if (n_) source_.unwatch_many(ranges_, n_);
+        n_ = 0;
+    }
+
+  private:
+    event_source &source_;
+    page_range ranges_[256];  // 4 KiB of stack
+    size_t n_ = 0;
+};
+
 }  // namespace
 
 core::process_words *core::map_process_words() {
@@ -81,10 +106,14 @@ core::~core() {
         invalid.splice_back(invalid_);
         count_ = 0;
     }
-    address_treap::post_order(live, [this](registration *r) {
-        source_.unwatch(r->start, r->end);
-        delete r;
-    });
+    {
+        // In address order: a source joins neighbouring ranges.
+        unwatch_batch unwatched(source_);
+        address_treap::in_order(live, [&](registration *r) {
+            unwatched.add(r);
+            delete r;
+        });
+    }
     release(invalid);
     if (event_fd_ >= 0) {
         if (event_fd_is_ours()) sys::close_fd(event_fd_);
@@ -258,8 +287,9 @@ void core::forget(registration *r) {
 
 // Unwatches and frees a batch no structure holds any more, outside lock_.
 void core::release(registration_list &batch) {
-    batch.for_each([this](registration *r) {
-        source_.unwatch(r->start, r->end);
+    unwatch_batch unwatched(source_);
+    batch.for_each([&](registration *r) {
+        unwatched.add(r);
         delete r;
     });
     batch.forget_all();

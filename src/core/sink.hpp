@@ -22,9 +22,16 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace umn {
+
+// Page aligned: [start, end).
+struct page_range {
+    uintptr_t start;
+    uintptr_t end;
+};
 
 class event_sink {
   public:
@@ -63,6 +70,13 @@ class event_source {
     // counted by the source).
     virtual int watch(uintptr_t start, uintptr_t end) = 0;
     virtual void unwatch(uintptr_t start, uintptr_t end) = 0;
+    // Ends one watch() of each of ranges[0, n), in any order; the source may
+    // reorder the array. A source that pays a lock or a system call per
+    // unwatch() does them in one pass (closing a notifier of 10^6
+    // registrations).
+    virtual void unwatch_many(page_range *ranges, size_t n) {
+        for (size_t i = 0; i < n; ++i) unwatch(ranges[i].start, ranges[i].end);
+    }
 
     // A sink's readiness eventfd `fd`, just made by an application thread,
     // as the thread that runs this source's events names it: fd itself for a

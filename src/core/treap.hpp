@@ -77,7 +77,7 @@ class treap {
     }
 
     // Calls f(node) for every node of the subtree at t in order, reading a
-    // node's children before f sees it, so f may reuse its links.
+    // node's children before f sees it, so f may reuse its links or free it.
     template <class F>
     static void in_order(Node *t, F &&f) {
         if (!t) return;
@@ -88,7 +88,7 @@ class treap {
     }
 
     // Empties the treap in O(1); returns the old root, whose subtree
-    // post_order() can still walk.
+    // in_order() or post_order() can still walk.
     Node *take_all() {
         Node *t = root_;
         root_ = nullptr;

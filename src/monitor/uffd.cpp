@@ -258,6 +258,7 @@ class uffd_monitor final : public event_source, private uffd_descriptor {
     void detach(event_sink &sink) override;
     int watch(uintptr_t start, uintptr_t end) override;
     void unwatch(uintptr_t start, uintptr_t end) override;
+    void unwatch_many(page_range *ranges, size_t n) override;
     int share_fd(int fd) override;
     void drop_shared_fd(int source_fd) override;
     bool same_file(int fd, int source_fd) override;
@@ -457,6 +458,11 @@ int uffd_monitor::watch(uintptr_t start, uintptr_t end) {
 void uffd_monitor::unwatch(uintptr_t start, uintptr_t end) {
     std::lock_guard g(watch_lock_);
     watched_.remove(start, end);
+}
+
+void uffd_monitor::unwatch_many(page_range *ranges, size_t n) {
+    std::lock_guard g(watch_lock_);
+    watched_.remove_many(ranges, n);
 }
 
 int uffd_monitor::share_fd(int fd) {

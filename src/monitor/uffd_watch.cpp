@@ -113,9 +113,23 @@ int uffd_watch::add(uintptr_t start, uintptr_t end) {
 }
 
 void uffd_watch::remove(uintptr_t start, uintptr_t end) {
+    page_range one{start, end};
+    remove_many(&one, 1);
+}
+
+void uffd_watch::remove_many(page_range *ranges, size_t n) {
     apply_unmapped();
-    watches_.remove(start, end);  // out of memory: still watched, which is safe
-    unregister_unwatched(start, end);
+    auto by_start = [](const page_range &a, const page_range &b) { return a.start < b.start; };
+    if (!std::is_sorted(ranges, ranges + n, by_start)) std::sort(ranges, ranges + n, by_start);
+    for (size_t i = 0; i < n;) {
+        // A run of abutting ranges holds each of its pages once per range
+        // over it, like the ranges themselves.
+        const uintptr_t start = ranges[i].start;
+        uintptr_t end = ranges[i].end;
+        for (++i; i < n && ranges[i].start == end; ++i) end = ranges[i].end;
+        watches_.remove(start, end);  // out of memory: still watched, which is safe
+        unregister_unwatched(start, end);
+    }
 }
 
 void uffd_watch::note_unmapped(uintptr_t start, uintptr_t end) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include "core/range_count.hpp"
+#include "core/sink.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -51,6 +52,9 @@ class uffd_watch {
     int add(uintptr_t start, uintptr_t end);
     // Ends one add() of the same range.
     void remove(uintptr_t start, uintptr_t end);
+    // remove() of each of ranges[0, n), any order (sorts them): ranges that
+    // abut are counted down, and unregistered once unwatched, as one.
+    void remove_many(page_range *ranges, size_t n);
     // The kernel dropped the registration of [start, end) (unmapped or moved).
     void note_unmapped(uintptr_t start, uintptr_t end);
 
