@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // How many holders cover each page: disjoint [start, end) segments, each with
-// a positive count. The userfaultfd watch set counts watches per page in it
+// a positive count, neighbours that abut with equal counts joined (a cache of
+// 10^6 abutting one-page regions is one segment, not 10^6 map nodes). The userfaultfd watch set counts watches per page in it
 // (a range is unregistered once no page of it is watched) and the mlock
 // registrar counts regions per page (munlock does not nest, so a page is
 // unlocked once no region holds it).
@@ -30,8 +31,7 @@ class range_count {
     bool any_held(uintptr_t start, uintptr_t end) const;
     // The holders of the page at `at` (0 outside every segment).
     size_t holders(uintptr_t at) const;
-    // How many segments: pages with equal counts next to each other may
-    // stay apart (they merge only when they are removed).
+    // How many segments: the runs of abutting pages with equal counts.
     size_t segments() const { return counts_.size(); }
 
   private:
@@ -39,8 +39,13 @@ class range_count {
         uintptr_t end;
         size_t count;
     };
+    using iterator = std::map<uintptr_t, segment>::iterator;
 
+    void add_unheld(uintptr_t start, uintptr_t end);
+    bool remove_single_holder(uintptr_t start, uintptr_t end, release_fn released);
+    void move_start(iterator it, uintptr_t start);
     void split_at(uintptr_t at);
+    void join_at(uintptr_t at);
     void count_down(uintptr_t start, uintptr_t end, release_fn released);
 
     std::map<uintptr_t, segment> counts_;

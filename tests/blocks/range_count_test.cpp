@@ -97,6 +97,36 @@ TEST(RangeCount, RemovingWithoutACallbackStillForgetsThePages) {
     EXPECT_TRUE(c.any_held(4, 8));
 }
 
+// Abutting one-page holders (a cache of one-page regions) share one segment
+// whichever order they come in; removing one from the middle cuts it in two.
+TEST(RangeCount, AbuttingHoldersWithEqualCountsAreOneSegment) {
+    range_count c;
+    for (uintptr_t p = 100; p < 200; ++p) ASSERT_EQ(c.add(p, p + 1), 0);
+    for (uintptr_t p = 99; p >= 50; --p) ASSERT_EQ(c.add(p, p + 1), 0);
+    ASSERT_EQ(c.add(40, 50), 0);
+    ASSERT_EQ(c.add(200, 210), 0);
+    EXPECT_EQ(c.segments(), 1u);
+    EXPECT_EQ(remove_one(c, 120, 121), (ranges{{120, 121}}));
+    EXPECT_EQ(c.segments(), 2u);
+    EXPECT_EQ(holders_at(c, {39, 40, 119, 120, 121, 209, 210}), (counts{0, 1, 1, 0, 1, 1, 0}));
+    ASSERT_EQ(c.add(120, 121), 0);
+    EXPECT_EQ(c.segments(), 1u);
+    ASSERT_EQ(c.add(60, 70), 0);  // a second holder of part of it
+    EXPECT_EQ(c.segments(), 3u);
+    EXPECT_TRUE(remove_one(c, 60, 70).empty());
+    EXPECT_EQ(c.segments(), 1u);
+    EXPECT_EQ(remove_one(c, 40, 210), (ranges{{40, 210}}));
+    EXPECT_EQ(c.segments(), 0u);
+}
+
+// How many runs of abutting pages with one equal, nonzero count.
+size_t runs(const std::vector<size_t> &per_page) {
+    size_t n = 0;
+    for (size_t p = 0; p < per_page.size(); ++p)
+        if (per_page[p] && (p == 0 || per_page[p - 1] != per_page[p])) ++n;
+    return n;
+}
+
 // Random adds and removes over 64 pages against a plain per-page array.
 TEST(RangeCount, RandomHoldersMatchAPerPageCount) {
     constexpr uintptr_t pages = 64;
@@ -128,6 +158,7 @@ TEST(RangeCount, RandomHoldersMatchAPerPageCount) {
             ASSERT_EQ(take_released(), want) << "step " << step;
         }
         for (uintptr_t p = 0; p < pages; ++p) ASSERT_EQ(c.holders(p), expected[p]) << "page " << p;
+        ASSERT_EQ(c.segments(), runs(expected)) << "step " << step;
     }
 }
 
