@@ -3,7 +3,8 @@
 // notifier it opened, and its cookies (region addresses) are unique while
 // registered, so the backend may skip its cookie lookup: a registration is
 // removed by the token register_owned() stored. Ranges are page aligned and
-// non-empty; the caller checked the notifier (fork epoch) itself.
+// non-empty; the caller checked the notifier (fork epoch) itself, and makes
+// no two of these calls, umn_get_invalid and umn_notifier_close at once.
 #pragma once
 
 #include <umn/umn.h>

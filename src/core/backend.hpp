@@ -22,7 +22,8 @@ class backend {
     // For a notifier that only its cache registers with: cookies are unique
     // by construction (no -EEXIST check), and the registration is removed by
     // the token add_owned() stored, so a backend may skip its cookie lookup.
-    // The cookie path is the default.
+    // The caller serializes add_owned, remove_owned, drain and destruction
+    // (no two at once). The cookie path is the default.
     virtual int add_owned(uintptr_t start, uintptr_t end, uint64_t cookie, void **token) {
         *token = nullptr;
         return add(start, end, cookie);

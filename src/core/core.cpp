@@ -161,7 +161,8 @@ int core::insert(uintptr_t start, uintptr_t end, uint64_t cookie, bool owned, re
     // is processed before the registration exists: a thread never sees its
     // new registration invalidated by a call it had already finished.
     wait_published();
-    std::lock_guard update(update_lock_);
+    std::unique_lock update(update_lock_, std::defer_lock);
+    if (!owned) update.lock();  // an owner serializes its calls itself (top of core.hpp)
     {
         guard g(*this);
         int rc = 0;
@@ -200,10 +201,12 @@ int core::remove(uint64_t cookie) {
     return remove_node(nullptr, cookie);
 }
 
-// Removes r (or, when r is null, the registration with this cookie): forgets
-// it under lock_, then unwatches and frees it outside.
+// Removes r (an owned registration's token) or, when r is null, the
+// registration with this cookie: forgets it under lock_, then unwatches and
+// frees it outside.
 int core::remove_node(registration *r, uint64_t cookie) {
-    std::lock_guard update(update_lock_);
+    std::unique_lock update(update_lock_, std::defer_lock);
+    if (!r) update.lock();  // an owner serializes its calls itself (top of core.hpp)
     {
         guard g(*this);
         if (!r) r = find_cookie(cookie);

@@ -8,7 +8,9 @@
 //   update_lock_  serializes the application-side mutations (add, remove,
 //                 drain, destruction). It may be held across watch/unwatch
 //                 system calls, allocation and free. Event sources never
-//                 take it.
+//                 take it. add_owned and remove_owned skip it: the owner
+//                 (the cache, under its lock) already serializes them with
+//                 each other, its drains and the destruction (backend.hpp).
 //   lock_         protects both trees, the invalid list, the counters and the
 //                 readiness eventfd's state. Held for a few hundred instructions at most: no
 //                 allocation, no free, no blocking system call inside. Taken
