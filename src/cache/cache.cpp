@@ -633,7 +633,7 @@ int create(umn_cache **out, const umn_registrar *r, const umn_cache_params *p) {
     c->registrar = *r;
     c->fork_epoch = fork_epoch();
     c->seen_generation.store(umn_generation(c->notifier), relaxed);
-    stats_track(c);
+    stats_track(c, read_cache_stats);
     *out = c;
     return 0;
 }

@@ -3,7 +3,6 @@
 // the objects (cache.cpp, the notifier backends); this file only reports.
 #include "diagnostics/stats.hpp"
 
-#include "cache/cache.hpp"
 #include "config/options.hpp"
 #include "diagnostics/reason.hpp"
 
@@ -23,6 +22,7 @@ namespace {
 std::mutex tracked_lock;
 std::vector<umn_cache *> *open_caches = nullptr;  // allocated at the first tracked object
 std::vector<umn_notifier *> *open_notifiers = nullptr;
+cache_stats_reader read_cache_stats = nullptr;  // the caches' reader, once one is tracked
 
 bool enabled() {
     try {
@@ -36,7 +36,7 @@ void report_open_objects() {
     std::lock_guard g(tracked_lock);
     for (umn_cache *c : *open_caches) {
         struct umn_cache_stats s = UMN_CACHE_STATS_INIT;
-        if (read_cache_stats(c, &s, false) == 0) print_stats(s, c);
+        if (read_cache_stats && read_cache_stats(c, &s, false) == 0) print_stats(s, c);
     }
     for (umn_notifier *n : *open_notifiers) {
         struct umn_notifier_stats s = UMN_NOTIFIER_STATS_INIT;
@@ -45,9 +45,10 @@ void report_open_objects() {
 }
 
 template <class T>
-void track(std::vector<T *> *&list, T *object) {
+void track(std::vector<T *> *&list, T *object, cache_stats_reader read = nullptr) {
     if (!enabled()) return;
     std::lock_guard g(tracked_lock);
+    if (read) read_cache_stats = read;
     try {
         if (!open_caches) {
             open_caches = new std::vector<umn_cache *>;
@@ -68,8 +69,8 @@ void forget(std::vector<T *> *list, T *object) {
 
 }  // namespace
 
-void stats_track(umn_cache *c) {
-    track(open_caches, c);
+void stats_track(umn_cache *c, cache_stats_reader read) {
+    track(open_caches, c, read);
 }
 
 void stats_track(umn_notifier *n) {

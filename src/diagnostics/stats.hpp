@@ -13,8 +13,13 @@
 
 namespace umn {
 
+// How the exit report reads a cache's counters: umn_cache_stats(), but with
+// wait == false -EBUSY instead of waiting for the cache's lock. The cache
+// passes it in, so that this file does not depend on the cache.
+using cache_stats_reader = int (*)(const umn_cache *c, struct umn_cache_stats *out, bool wait);
+
 // With UMN_STATS on: remembers the object for the exit report. No-op otherwise.
-void stats_track(umn_cache *c);
+void stats_track(umn_cache *c, cache_stats_reader read);
 void stats_track(umn_notifier *n);
 // Prints the object's line (UMN_STATS on) and forgets it.
 void stats_close(umn_cache *c);
