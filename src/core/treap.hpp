@@ -11,7 +11,8 @@
 // node's children change (for augmented data such as an interval's max end),
 // and `unchanged_without(const Node *t, const Node *n)`: whether t's
 // augmented data stays as it is when n leaves t's subtree (erasing then
-// skips update(t), which reads both children).
+// skips update(t), which reads both children; true for t must mean true for
+// t's ancestors too, as for a subtree maximum).
 // Not thread-safe: the owner locks.
 #pragma once
 
@@ -61,6 +62,36 @@ class treap {
     // the node that followed the erased one in order (nullptr if none).
     template <class Choose>
     Node *erase_chosen(Choose &&choose, Node **next) {
+        // A loop that remembers the path (a tree deeper than that, unlikely
+        // for a treap, takes the recursive walk instead).
+        constexpr int max_path = 96;
+        Node *path[max_path];
+        int depth = 0;
+        Node **link = &root_;
+        Node *after = nullptr;  // the lowest ancestor t is left of
+        for (Node *t = root_; t && depth < max_path;) {
+            switch (choose(static_cast<const Node *>(t))) {
+                case step::here:
+                    *next = right(t) ? leftmost(right(t)) : after;
+                    *link = merge(left(t), right(t));
+                    // An ancestor left unchanged leaves those above it so.
+                    while (depth > 0 && !Traits::unchanged_without(path[depth - 1], t))
+                        Traits::update(path[--depth]);
+                    return t;
+                case step::left:
+                    path[depth++] = after = t;
+                    link = &left(t);
+                    break;
+                case step::right:
+                    path[depth++] = t;
+                    link = &right(t);
+                    break;
+                default:
+                    return nullptr;
+            }
+            t = *link;
+        }
+        if (depth < max_path) return nullptr;
         Node *found = nullptr;
         root_ = erase_chosen_at(root_, choose, nullptr, found, next);
         return found;
