@@ -79,6 +79,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <type_traits>
@@ -565,7 +566,14 @@ int read_params(const umn_cache_params *p, umn_cache_params *out) {
 int make_memo(umn_cache *c) {
     unsigned bits = 10;
     while (bits < 20 && (size_t{1} << bits) < c->max_regions) ++bits;
-    c->memo = new (std::nothrow) std::atomic<umn_region *>[size_t{1} << bits]();
+    // calloc, not new[](): memory fresh from the kernel is not written, so
+    // only the pages of slots in use become resident (the largest memo is
+    // 8 MiB: 2048 pages written at create and unmapped at destroy). All-zero
+    // bytes are a null lock-free atomic pointer.
+    static_assert(sizeof(std::atomic<umn_region *>) == sizeof(umn_region *) &&
+                  std::atomic<umn_region *>::is_always_lock_free);
+    c->memo = static_cast<std::atomic<umn_region *> *>(
+        std::calloc(size_t{1} << bits, sizeof(std::atomic<umn_region *>)));
     c->memo_mask = (uint32_t{1} << bits) - 1;
     c->memo_shift = sys::page_shift();
     return c->memo ? 0 : -ENOMEM;
@@ -626,7 +634,7 @@ int create(umn_cache **out, const umn_registrar *r, const umn_cache_params *p) {
         rc = umn_notifier_set_limit(c->notifier, c->max_regions + 1);
     if (rc) {
         umn_notifier_close(c->notifier);
-        delete[] c->memo;
+        std::free(c->memo);
         delete c;
         return rc;
     }
@@ -693,7 +701,7 @@ void umn_cache_destroy(umn_cache *c) {
     umn::dereg_list(c, c->retired);
     c->pool.forget_all();
     umn::free_slabs(c);
-    delete[] c->memo;
+    std::free(c->memo);
     delete c;
 }
 
