@@ -49,8 +49,12 @@ class range_summary {
     // Stores only where a counter is nonzero: pages never written stay
     // unmapped.
     void reset() {
-        for (auto &level : cells_)
-            for (auto &c : level) clear(c);
+        for (auto &c : pages_) clear(c);
+        for (auto &level : coarse_)
+            for (auto &c : level) {
+                clear(c.own);
+                clear(c.finer);
+            }
         wide_.store(0, std::memory_order_relaxed);
     }
 
@@ -74,20 +78,28 @@ class range_summary {
     static uintptr_t units(level_id l, uintptr_t start, uintptr_t end) {
         return last(l, end) - first(l, start) + 1;
     }
-    cell &at(level_id l, uintptr_t unit) { return cells_[l][unit & (slots - 1)]; }
-    const cell &at(level_id l, uintptr_t unit) const { return cells_[l][unit & (slots - 1)]; }
+    // The counters of `unit` at level l (a page has no finer counter);
+    // Summary is range_summary, const or not.
+    template <class Summary>
+    static auto &own(Summary &s, level_id l, uintptr_t unit) {
+        const size_t i = unit & (slots - 1);
+        return l == page ? s.pages_[i] : s.coarse_[l - 1][i].own;
+    }
+    template <class Summary>
+    static auto &finer(Summary &s, level_id l, uintptr_t unit) {
+        return s.coarse_[l - 1][unit & (slots - 1)].finer;
+    }
     static bool load(const std::atomic<unsigned> &c) { return c.load(std::memory_order_seq_cst); }
-    static void clear(cell &c) {
-        if (c.own.load(std::memory_order_relaxed)) c.own.store(0, std::memory_order_relaxed);
-        if (c.finer.load(std::memory_order_relaxed)) c.finer.store(0, std::memory_order_relaxed);
+    static void clear(std::atomic<unsigned> &c) {
+        if (c.load(std::memory_order_relaxed)) c.store(0, std::memory_order_relaxed);
     }
 
     // One page: a range touching it raised the own counter of its page, its
     // block or its chunk, whichever level it is counted at.
     bool any_own_at(uintptr_t address) const {
-        return load(at(page, address >> shifts[page]).own) ||
-               load(at(block, address >> shifts[block]).own) ||
-               load(at(chunk, address >> shifts[chunk]).own);
+        return load(own(*this, page, address >> shifts[page])) ||
+               load(own(*this, block, address >> shifts[block])) ||
+               load(own(*this, chunk, address >> shifts[chunk]));
     }
 
     // Whether a range counted at level L or finer may touch [start, end).
@@ -95,10 +107,9 @@ class range_summary {
     template <level_id L>
     bool any_in(uintptr_t start, uintptr_t end) const {
         for (uintptr_t u = first(L, start); u <= last(L, end); ++u) {
-            const cell &c = at(L, u);
-            if (load(c.own)) return true;
+            if (load(own(*this, L, u))) return true;
             if constexpr (L != page) {
-                if (!load(c.finer)) continue;
+                if (!load(finer(*this, L, u))) continue;
                 // Inclusive bounds: the unit at the top of the address space.
                 const uintptr_t unit_first = u << shifts[L];
                 const uintptr_t unit_last = unit_first + ((uintptr_t{1} << shifts[L]) - 1);
@@ -125,14 +136,16 @@ class range_summary {
         if (units(chunk, start, end) > max_chunks) return bump(wide_, up);
         level_id l = page;
         while (l != chunk && units(l, start, end) > max_units) l = static_cast<level_id>(l + 1);
-        for (uintptr_t u = first(l, start); u <= last(l, end); ++u) bump(at(l, u).own, up);
+        for (uintptr_t u = first(l, start); u <= last(l, end); ++u) bump(own(*this, l, u), up);
         for (auto coarser = static_cast<unsigned>(l) + 1; coarser <= chunk; ++coarser) {
             const auto c = static_cast<level_id>(coarser);
-            for (uintptr_t u = first(c, start); u <= last(c, end); ++u) bump(at(c, u).finer, up);
+            for (uintptr_t u = first(c, start); u <= last(c, end); ++u)
+                bump(finer(*this, c, u), up);
         }
     }
 
-    cell cells_[3][slots] = {};  // by level_id; a page's `finer` stays 0
+    std::atomic<unsigned> pages_[slots] = {};
+    cell coarse_[2][slots] = {};  // blocks, chunks
     std::atomic<unsigned> wide_{0};
 };
 
