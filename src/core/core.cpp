@@ -115,6 +115,7 @@ core::~core() {
         });
     }
     release(invalid);
+    while (spare_count_) delete spares_[--spare_count_];
     if (event_fd_ >= 0) {
         if (event_fd_is_ours()) sys::close_fd(event_fd_);
         source_.drop_shared_fd(source_event_fd_.load(std::memory_order_relaxed));
@@ -149,7 +150,8 @@ int core::add_owned(uintptr_t start, uintptr_t end, uint64_t cookie, void **toke
 // An owned registration skips the cookie tree: its owner promised unique
 // cookies and removes it by node (remove_owned).
 int core::insert(uintptr_t start, uintptr_t end, uint64_t cookie, bool owned, registration **out) {
-    auto *r = new (std::nothrow) registration;
+    registration *r = owned ? take_spare() : nullptr;
+    if (!r) r = new (std::nothrow) registration;
     if (!r) return -ENOMEM;
     r->start = start;
     r->end = end;
@@ -205,18 +207,38 @@ int core::remove(uint64_t cookie) {
 // registration with this cookie: forgets it under lock_, then unwatches and
 // frees it outside.
 int core::remove_node(registration *r, uint64_t cookie) {
+    const bool owned = r != nullptr;
     std::unique_lock update(update_lock_, std::defer_lock);
-    if (!r) update.lock();  // an owner serializes its calls itself (top of core.hpp)
+    if (!owned) update.lock();  // an owner serializes its calls itself (top of core.hpp)
     {
         guard g(*this);
         if (!r) r = find_cookie(cookie);
         if (!r) return -ENOENT;
         forget(r);
     }
+    if (owned) {  // the owner's: a spare for its next add_owned
+        source_.unwatch(r->start, r->end);
+        keep_spare(r);
+        return 0;
+    }
     registration_list batch;
     batch.push_back(r);
     release(batch);
     return 0;
+}
+
+// A cleared registration node from the spares, or nullptr. Owner only.
+registration *core::take_spare() {
+    if (spare_count_ == 0) return nullptr;
+    return new (spares_[--spare_count_]) registration;
+}
+
+// Keeps r, which no structure holds any more, or frees it. Owner only.
+void core::keep_spare(registration *r) {
+    if (spare_count_ == max_spares)
+        delete r;
+    else
+        spares_[spare_count_++] = r;
 }
 
 long core::drain(uint64_t *cookies, size_t max) {

@@ -183,6 +183,8 @@ class core final : public backend, public event_sink {
     void set_readable_by_application(bool readable);
     bool event_fd_is_ours() const;
     void release(registration_list &batch);
+    registration *take_spare();
+    void keep_spare(registration *r);
 
     // Both on one MADV_WIPEONFORK page (see the top).
     struct process_words {
@@ -217,6 +219,12 @@ class core final : public backend, public event_sink {
     bool readable_ = false;
 
     std::mutex update_lock_;
+    // Owned registrations that remove_owned() took out, for add_owned() to
+    // reuse instead of a free and an allocation per cache miss. Only those
+    // two touch it, and their owner serializes them (no lock).
+    static constexpr unsigned max_spares = 64;
+    registration *spares_[max_spares] = {};
+    unsigned spare_count_ = 0;
     event_source &source_;
     int attach_error_ = 0;
 };
