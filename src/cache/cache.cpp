@@ -195,7 +195,10 @@ void release_freed(umn_cache *c, region_list &freed, bool locked) {
     freed.for_each([c](umn_region *r) { dereg(c, r); });
     std::unique_lock g(c->lock, std::defer_lock);
     if (!locked) g.lock();
-    while (umn_region *r = freed.pop_front()) c->pool.push_front(r);
+    // Into the pool ahead of older nodes, in O(1): a node at a time would
+    // walk the batch again, a cache miss per node once the cache outgrows L2.
+    freed.splice_back(c->pool);
+    c->pool.splice_back(freed);
 }
 
 // The last reference to a retired region went away in this thread.
