@@ -104,9 +104,14 @@ TEST(HooksPatching, ThreadsMappingAndUnmappingWhileLibcIsPatchedSeeEveryLaterUnm
     }
 }
 
+// What the other library's hook does inside each call, before its system
+// call (set by a test).
+std::atomic<void (*)(void *, size_t)> inside_foreign_munmap{nullptr};
+
 // Another library's munmap hook: the system call by its own instruction, so
 // no hook of umn's sees it (only the trampoline that chains to it).
 int foreign_munmap(void *addr, size_t len) {
+    if (auto inside = inside_foreign_munmap.load()) inside(addr, len);
     long r = umn::sys::raw_syscall6(SYS_munmap, reinterpret_cast<long>(addr),
                                     static_cast<long>(len), 0, 0, 0, 0);
     if (!umn::sys::raw_failed(r)) return 0;
@@ -116,7 +121,7 @@ int foreign_munmap(void *addr, size_t len) {
 
 // Writes a jump to foreign_munmap over libc's munmap, as another library
 // would; false with the reason if it cannot.
-bool patch_munmap_as_another_library(std::string *why) {
+bool write_foreign_munmap_jump(std::string *why) {
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     void *fn = libc ? dlsym(libc, "munmap") : nullptr;
     Dl_info info;
@@ -138,6 +143,14 @@ bool patch_munmap_as_another_library(std::string *why) {
         return false;
     }
     return true;
+}
+
+// Once per process (the tests may run in one).
+bool patch_munmap_as_another_library(std::string *why) {
+    static std::string failed;
+    static const bool patched = write_foreign_munmap_jump(&failed);
+    *why = failed;
+    return patched;
 }
 
 // Behind another library's hook the monitor calls that hook and runs again
@@ -171,6 +184,67 @@ TEST(HooksPatching, ChainedBehindAnotherLibrarysMunmapForgetsMappedChunksAfterTh
     EXPECT_EQ(umn_register(n, c + 4 * page(), page(), 3), 0);
     umn_notifier_close(n);
     munmap(m, 3 * chunk);
+}
+
+// A registration made by another thread while the other library's hook is
+// inside a munmap of its pages (after umn's first pass, before the system
+// call) is invalid when munmap returns: the chained trampoline runs the
+// second pass when the other hook returns, as an unchained hook does after
+// its own system call.
+namespace register_inside {
+char *pages = nullptr;      // the range unmapped
+std::atomic<int> stage{0};  // 1: the hook is inside the call; 2: registered
+int result = -1;            // the registration's, published by stage 2
+uint64_t generation = 0;    // after it, published by stage 2
+
+void wait_for(int wanted) {
+    for (int i = 0; stage.load(std::memory_order_acquire) < wanted && i < 5000; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+void let_another_thread_register(void *addr, size_t) {
+    if (addr != pages || stage.load() != 0) return;
+    stage.store(1, std::memory_order_release);
+    wait_for(2);
+}
+}  // namespace register_inside
+
+TEST(HooksPatching, ChainedBehindAnotherLibrarysMunmapInvalidatesARegistrationMadeDuringTheCall) {
+    namespace inside = register_inside;
+    std::string why;
+    if (!umn::patch::supported(&why) || !patch_munmap_as_another_library(&why)) GTEST_SKIP() << why;
+    umn_notifier *n = nullptr;
+    int rc = umn_notifier_open(&n, UMN_MONITOR_HOOKS);
+    if (rc == -ENOTSUP) GTEST_SKIP() << "hooks monitor unavailable here";
+    ASSERT_EQ(rc, 0);
+    umn::test::mapping neighbour(1), target(2);
+    ASSERT_TRUE(neighbour.get() && target.get());
+    ASSERT_EQ(umn_register(n, neighbour.get(), page(), 1), 0);  // re-patches if umn was first
+    bool chained = false;
+    for (const umn::hook_entry &h : umn::hooks_report())
+        if (h.library == "libc" && h.name == "munmap") chained = h.how == "chained";
+    ASSERT_TRUE(chained) << "libc's munmap is not chained behind the other hook";
+
+    inside::pages = target.get();
+    std::thread registrar([n] {
+        inside::wait_for(1);
+        inside::result = umn_register(n, inside::pages, 2 * page(), 2);
+        inside::generation = umn_generation(n);
+        inside::stage.store(2, std::memory_order_release);
+    });
+    inside_foreign_munmap.store(inside::let_another_thread_register);
+    target.release();
+    EXPECT_EQ(munmap(inside::pages, 2 * page()), 0);
+    inside_foreign_munmap.store(nullptr);
+    registrar.join();
+    ASSERT_EQ(inside::stage.load(), 2) << "the other hook was not entered";
+    ASSERT_EQ(inside::result, 0);
+    EXPECT_GT(umn_generation(n), inside::generation)
+        << "munmap returned with a registration of its pages still valid";
+    uint64_t drained[2] = {};
+    EXPECT_EQ(umn_get_invalid(n, drained, 2), 1);
+    EXPECT_EQ(drained[0], 2u);
+    umn_notifier_close(n);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // so that every call invalidates the registrations it touches, in the calling
 // thread, before the system call is made. The hook then makes the system call
 // itself with the raw instruction (or, where another library patched the
-// entry first, continues into that library's hook, so both see the call).
+// entry first, calls that library's hook, so both see the call, and runs its
+// second pass when it returns).
 // How the code is patched, and why that is safe for running threads, is in
 // src/os/patch.hpp and src/os/patch_x86_64.cpp; which pages each call
 // changes, in hooks_ranges.cpp; docs/hooks.md has the rest.
@@ -212,33 +213,45 @@ void forget_mapped(long nr, const call_ranges &c) {
     for (int i = 0; i < c.n; ++i) mapped.changed(c.r[i].start, c.r[i].end);
 }
 
+// Everything after the system call, before the hooked call returns.
+void finish_call(long nr, const call_ranges &c, bool concerned) {
+    forget_mapped(nr, c);
+    if (concerned) after_call(c);
+}
+
 long hooked_syscall(long nr, const long *a) {
     call_ranges c;
     bool concerned = before_call(nr, a, &c);
     long result = sys::raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-    forget_mapped(nr, c);
-    if (concerned) after_call(c);
+    finish_call(nr, c, concerned);
     return result;
 }
 
-// ---- what the trampolines call (os/patch.hpp handler_fn; index = nr) ----
+// ---- what the trampolines call (os/patch.hpp; index = nr) ----
 
 long site_handler(long nr, const long *args) {
     return hooked_syscall(nr, args);
 }
 
-long chained_handler(long nr, const long *args) {
+// A chained call's first pass, kept in the trampoline's stack frame
+// (patch::chained_fn's state) for the second, after the other library's
+// code made the system call.
+struct chained_call {
     call_ranges c;
-    before_call(nr, args, &c);
-    return 0;
+    bool concerned = false;
+};
+static_assert(sizeof(chained_call) <= patch::chained_state_bytes);
+static_assert(alignof(chained_call) <= patch::chained_state_align);
+
+void chained_before(long nr, const long *args, void *state) {
+    auto *call = new (state) chained_call;
+    call->concerned = before_call(nr, args, &call->c);
 }
 
-// After the other library's code made the call: its ranges (computed before,
-// in another frame) are not at hand, so every remembered chunk is forgotten.
-long chained_after(long nr, const long *) {
-    if (nr != SYS_madvise && nr != SYS_process_madvise && nr != SYS_remap_file_pages)
-        mapped.forget_all();
-    return 0;
+// Not run behind libc's syscall(), which is jumped to.
+void chained_after(long nr, const long *, void *state) {
+    const auto *call = std::launder(static_cast<chained_call *>(state));
+    finish_call(nr, call->c, call->concerned);
 }
 
 // ---- entry replacements: libc's own signatures and errno convention ----
@@ -510,9 +523,9 @@ int hooks_monitor::apply(std::vector<patched_entry *> &todo) {
                 e->trampoline = area->add_site(e->plan, site_handler);
                 break;
             case patch::mode::chained:
-                e->trampoline = area->add_chained(
-                    e->plan, chained_handler, e->nr == patch::any_syscall ? nullptr : chained_after,
-                    e->nr);
+                e->trampoline =
+                    area->add_chained(e->plan, chained_before,
+                                      e->nr == patch::any_syscall ? nullptr : chained_after, e->nr);
                 break;
             default:
                 continue;

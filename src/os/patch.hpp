@@ -16,8 +16,9 @@
 //            the handler's result as the system call's result.
 //   chained  the entry already jumps somewhere (another library patched it:
 //            UCX's libucm, Open MPI's patcher, libfabric's memhooks): the jump
-//            is replaced by one to a trampoline that calls the handler (which
-//            only invalidates) and then continues to the other patcher's target.
+//            is replaced by one to a trampoline that calls a handler before the
+//            other patcher's code (which makes the system call) and, for calls
+//            whose arguments are all in registers, another when it returns.
 #pragma once
 
 #include <cstddef>
@@ -56,12 +57,21 @@ plan plan_stub_in(uintptr_t start, uintptr_t end, long nr);
 
 constexpr long any_syscall = -1;
 
-// The handler a site or chained trampoline calls. `args` are the six
-// arguments in system call order. Site: `index` is the system call number
-// (rax at the system call); returns the system call's result (-errno on
-// failure). Chained: `index` is the one given to add_chained; the result is
-// ignored.
+// The handler a site trampoline calls. `args` are the six arguments in
+// system call order; `index` is the system call number (rax at the system
+// call). Returns the system call's result (-errno on failure).
 using handler_fn = long (*)(long index, const long *args);
+
+// What a chained trampoline calls before and after the other patcher's code.
+// `args` are the six argument registers of the function's entry, `index` the
+// one given to add_chained. `state` is scratch space in the trampoline's own
+// stack frame, chained_state_bytes long and chained_state_align aligned, the
+// same for the calls before and after one call of the function, so that the
+// two need neither allocation nor thread-local storage (and a call nested in
+// a signal handler gets its own).
+using chained_fn = void (*)(long index, const long *args, void *state);
+constexpr size_t chained_state_bytes = 192;
+constexpr size_t chained_state_align = 8;
 
 // Executable memory within reach of a patch (a relative jump), filled once
 // and then made read+execute: never writable and executable at once.
@@ -77,11 +87,11 @@ class code_area {
     // Each returns the trampoline's address, 0 when the page is full.
     uintptr_t add_jump(uintptr_t target);  // entry: a jump to the replacement
     uintptr_t add_site(const plan &p, handler_fn handler);
-    // Chained: handler before the other patcher's code; with `after`, that
-    // code is called and `after` runs when it returns (its result ignored,
-    // the call's kept), else it is jumped to (a function with arguments on
-    // the stack, such as syscall(), must be jumped to).
-    uintptr_t add_chained(const plan &p, handler_fn handler, handler_fn after, long index);
+    // Chained: `before` runs, then the other patcher's code; with `after`,
+    // that code is called and `after` runs when it returns (the call's
+    // result kept), else it is jumped to (a function with arguments on the
+    // stack, such as syscall(), must be jumped to).
+    uintptr_t add_chained(const plan &p, chained_fn before, chained_fn after, long index);
     // Makes the page read+execute; no add_* afterwards. -errno on failure.
     int seal();
 

@@ -347,14 +347,21 @@ class emitter {
     unsigned char *at_;
 };
 
-// Calls handler(index, args) with args pointing at six saved registers, the
-// stack aligned; rbx keeps the unaligned stack pointer.
+// Calls handler(index, args[, state]) with args pointing at six saved
+// registers, the stack aligned; rbx keeps the unaligned stack pointer.
 // index_from_rax: the handler's index is rax (the system call number).
-unsigned char *emit_call_handler(emitter &e, long index, bool index_from_rax) {
+// state_at: where the state lies, as an offset from args (0: no state;
+// under 120, a one-byte displacement).
+unsigned char *emit_call_handler(emitter &e, long index, bool index_from_rax,
+                                 unsigned char state_at = 0) {
     e.bytes({0x53});                          // push %rbx
     e.bytes({0x48, 0x8d, 0x74, 0x24, 0x08});  // lea 8(%rsp), %rsi
-    e.bytes({0x48, 0x89, 0xe3});              // mov %rsp, %rbx
-    e.bytes({0x48, 0x83, 0xe4, 0xf0});        // and $-16, %rsp
+    if (state_at) {
+        e.bytes({0x48, 0x8d, 0x54, 0x24});  // lea 8+state_at(%rsp), %rdx
+        e.bytes({static_cast<unsigned char>(8 + state_at)});
+    }
+    e.bytes({0x48, 0x89, 0xe3});        // mov %rsp, %rbx
+    e.bytes({0x48, 0x83, 0xe4, 0xf0});  // and $-16, %rsp
     if (index_from_rax) {
         e.bytes({0x48, 0x89, 0xc7});  // mov %rax, %rdi
     } else {
@@ -490,27 +497,35 @@ uintptr_t code_area::add_site(const plan &p, handler_fn handler) {
     return at;
 }
 
-uintptr_t code_area::add_chained(const plan &p, handler_fn handler, handler_fn after, long index) {
-    uintptr_t at = reserve(160);
+uintptr_t code_area::add_chained(const plan &p, chained_fn before, chained_fn after, long index) {
+    static_assert(chained_state_bytes % 16 == 0 && chained_state_bytes < (1u << 31));
+    uintptr_t at = reserve(192);
     if (!at) return 0;
     emitter e(reinterpret_cast<unsigned char *>(at));
     // At a function entry: arguments in rdi rsi rdx rcx r8 r9, al counts the
     // vector registers of a variadic call (mremap). All are kept for the
-    // other patcher's code.
+    // other patcher's code. Below the return address: the state, then the
+    // saved registers; rsp is 16-byte aligned after them, so the state is
+    // 8-byte aligned (chained_state_align).
+    constexpr unsigned char saved = 56;  // seven registers
+    e.bytes({0x48, 0x81, 0xec});         // sub $chained_state_bytes, %rsp
+    e.u32(chained_state_bytes);
     e.bytes(
         {0x50, 0x41, 0x51, 0x41, 0x50, 0x51, 0x52, 0x56, 0x57});  // push rax r9 r8 rcx rdx rsi rdi
-    unsigned char *handler_slot = emit_call_handler(e, index, false);
+    unsigned char *before_slot = emit_call_handler(e, index, false, saved);
     if (!after) {
         e.bytes({0x5f, 0x5e, 0x5a, 0x59, 0x41, 0x58, 0x41, 0x59,
-                 0x58});                                  // pop rdi rsi rdx rcx r8 r9 rax
+                 0x58});              // pop rdi rsi rdx rcx r8 r9 rax
+        e.bytes({0x48, 0x81, 0xc4});  // add $chained_state_bytes, %rsp
+        e.u32(chained_state_bytes);   // rsp as at the entry: stack arguments in place
         unsigned char *previous_slot = e.rip_slot(0x25);  // jmp *previous(%rip)
-        e.literal(handler_slot, reinterpret_cast<uint64_t>(handler));
+        e.literal(before_slot, reinterpret_cast<uint64_t>(before));
         e.literal(previous_slot, p.previous);
         return at;
     }
     // Call the other patcher's code instead of jumping to it, so that `after`
-    // runs once the call is done. The saved registers stay on the stack (the
-    // functions patched take no arguments there); rsp is 16-byte aligned here.
+    // runs once the call is done. The saved registers and the state stay on
+    // the stack (the functions patched take no arguments there).
     e.bytes({0x48, 0x8b, 0x3c, 0x24});                // mov (%rsp), %rdi
     e.bytes({0x48, 0x8b, 0x74, 0x24, 0x08});          // mov 8(%rsp), %rsi
     e.bytes({0x48, 0x8b, 0x54, 0x24, 0x10});          // mov 16(%rsp), %rdx
@@ -520,11 +535,12 @@ uintptr_t code_area::add_chained(const plan &p, handler_fn handler, handler_fn a
     e.bytes({0x48, 0x8b, 0x44, 0x24, 0x30});          // mov 48(%rsp), %rax
     unsigned char *previous_slot = e.rip_slot(0x15);  // call *previous(%rip)
     e.bytes({0x48, 0x89, 0x44, 0x24, 0x30});          // mov %rax, 48(%rsp)
-    unsigned char *after_slot = emit_call_handler(e, index, false);
+    unsigned char *after_slot = emit_call_handler(e, index, false, saved);
     e.bytes({0x48, 0x8b, 0x44, 0x24, 0x30});  // mov 48(%rsp), %rax
-    e.bytes({0x48, 0x83, 0xc4, 0x38});        // add $56, %rsp
-    e.bytes({0xc3});                          // ret
-    e.literal(handler_slot, reinterpret_cast<uint64_t>(handler));
+    e.bytes({0x48, 0x81, 0xc4});              // add $56+chained_state_bytes, %rsp
+    e.u32(saved + chained_state_bytes);
+    e.bytes({0xc3});  // ret
+    e.literal(before_slot, reinterpret_cast<uint64_t>(before));
     e.literal(previous_slot, p.previous);
     e.literal(after_slot, reinterpret_cast<uint64_t>(after));
     return at;
