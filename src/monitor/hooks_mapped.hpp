@@ -17,7 +17,7 @@
 // if after, the CAS finds the word cleared or replaced and nothing is
 // remembered. A hooked call that continues into another library's hook
 // (chained) makes its system call there: the trampoline calls that hook and
-// forgets every chunk when it returns. While an entry is chained with no
+// clears the slots the call touched when it returns. While an entry is chained with no
 // point after the call (syscall(), whose arguments may be on the stack),
 // nothing is remembered (set_usable).
 #pragma once
