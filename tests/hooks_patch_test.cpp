@@ -226,6 +226,7 @@ TEST(HooksPatching, ChainedBehindAnotherLibrarysMunmapInvalidatesARegistrationMa
     ASSERT_TRUE(chained) << "libc's munmap is not chained behind the other hook";
 
     inside::pages = target.get();
+    inside::stage.store(0);
     std::thread registrar([n] {
         inside::wait_for(1);
         inside::result = umn_register(n, inside::pages, 2 * page(), 2);
