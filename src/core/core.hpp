@@ -81,18 +81,28 @@
 namespace umn {
 
 struct registration {
+    registration() : by_address() {}
+
     uintptr_t start = 0;  // page aligned
     uintptr_t end = 0;    // page aligned, exclusive
     uint64_t cookie = 0;
-    treap_links<registration> by_address;
+    // A registration is either in the address tree or on one list (the
+    // invalid list, or a batch being moved or freed), never both, so the two
+    // share their links (72 bytes: an 80-byte malloc block, not 96). What
+    // takes a subtree out and lists its nodes reads a node's children before
+    // it links the node (treap::in_order).
+    union {
+        treap_links<registration> by_address;
+        ilist_link<registration> link;
+    };
     uintptr_t max_end = 0;                // largest end in this address subtree
     treap_links<registration> by_cookie;  // unused when owned
-    // On the invalid list, or on a batch being moved or freed.
-    ilist_link<registration> link;
     uint32_t priority = 0;  // both treaps' (address_priority, set once)
     bool invalid = false;
     bool owned = false;  // added by add_owned(): not in the cookie tree
 };
+
+static_assert(sizeof(registration) <= 72, "a registration fits an 80-byte malloc block");
 
 using registration_list = ilist<registration, &registration::link>;
 
