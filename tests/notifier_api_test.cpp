@@ -302,7 +302,8 @@ TEST(NotifierMany, EachOf64NotifiersSeesItsOwnPageUnmapped) {
     std::vector<umn_notifier *> ns(count);
     for (auto &n : ns) ASSERT_EQ(umn_notifier_open(&n, UMN_MONITOR_AUTO), 0);
     mapping m(2 * count), unwatched(1);
-    for (size_t i = 0; i < count; ++i) ASSERT_EQ(umn_register(ns[i], m.get() + 2 * i * page(), 1, i), 0);
+    for (size_t i = 0; i < count; ++i)
+        ASSERT_EQ(umn_register(ns[i], m.get() + 2 * i * page(), 1, i), 0);
     unwatched.unmap();
     uint64_t c = 0;
     for (auto *n : ns) EXPECT_EQ(umn_get_invalid(n, &c, 1), 0);
@@ -323,8 +324,8 @@ TEST(NotifierMany, EachOf64NotifiersSeesItsOwnPageUnmapped) {
 // A registration wider than the hooks monitor's per-chunk summary (1 GiB).
 TEST_F(NotifierApi, UnmapInsideAGibibyteRegistrationFires) {
     const size_t len = size_t{3} << 30;
-    void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     ASSERT_NE(p, MAP_FAILED);
     char *base = static_cast<char *>(p);
     ASSERT_EQ(umn_register(n, base, len, 7), 0);

@@ -97,7 +97,7 @@ struct registration {
     };
     uintptr_t max_end = 0;                // largest end in this address subtree
     treap_links<registration> by_cookie;  // unused when owned
-    uint32_t priority = 0;  // both treaps' (address_priority, set once)
+    uint32_t priority = 0;                // both treaps' (address_priority, set once)
     bool invalid = false;
     bool owned = false;  // added by add_owned(): not in the cookie tree
 };

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // How many holders cover each page: disjoint [start, end) segments, each with
 // a positive count, neighbours that abut with equal counts joined (a cache of
-// 10^6 abutting one-page regions is one segment, not 10^6 map nodes). The userfaultfd watch set counts watches per page in it
-// (a range is unregistered once no page of it is watched) and the mlock
-// registrar counts regions per page (munlock does not nest, so a page is
-// unlocked once no region holds it).
+// 10^6 abutting one-page regions is one segment, not 10^6 map nodes). The userfaultfd watch set
+// counts watches per page in it (a range is unregistered once no page of it is watched) and the
+// mlock registrar counts regions per page (munlock does not nest, so a page is unlocked once no
+// region holds it).
 //
 // Not thread-safe: each user guards its own instance.
 #pragma once

@@ -592,8 +592,8 @@ void hooks_monitor::publish_jumps() {
     bool blind_after = false;  // an entry with no point after its system call
     for (const patched_entry &e : entries_) {
         if (!e.written) continue;
-        blind_after = blind_after ||
-                      (e.plan.how == patch::mode::chained && e.nr == patch::any_syscall);
+        blind_after =
+            blind_after || (e.plan.how == patch::mode::chained && e.nr == patch::any_syscall);
         if (n == max_jumps) continue;
         jump_at_[n].store(e.plan.at, std::memory_order_relaxed);
         jump_to_[n].store(e.trampoline, std::memory_order_relaxed);

@@ -118,7 +118,9 @@ class stop_rule {
   public:
     stop_rule(const stress_config &cfg, const stamped_slots &slots,
               std::function<uint64_t()> remisses)
-        : cfg_(cfg), slots_(slots), remisses_(std::move(remisses)),
+        : cfg_(cfg),
+          slots_(slots),
+          remisses_(std::move(remisses)),
           deadline_(std::chrono::steady_clock::now() + std::chrono::seconds(cfg.max_seconds)) {}
 
     bool done(const stress_counts &mine) const {
@@ -139,8 +141,7 @@ class stop_rule {
 
 // A getter: `lookup(slot, counts)` until the rule says stop.
 template <class Lookup>
-stress_counts get(const stamped_slots &slots, const stop_rule &stop, unsigned g,
-                  Lookup &&lookup) {
+stress_counts get(const stamped_slots &slots, const stop_rule &stop, unsigned g, Lookup &&lookup) {
     std::mt19937 rng(g + 1);
     stress_counts mine;
     while (!stop.done(mine)) lookup(rng() % slots.count(), mine);
@@ -187,7 +188,9 @@ stress_counts run_notifier_getters(const stress_config &cfg, stamped_slots &slot
 
 namespace {
 
-uint64_t beyond(uint64_t count, uint64_t base) { return count > base ? count - base : 0; }
+uint64_t beyond(uint64_t count, uint64_t base) {
+    return count > base ? count - base : 0;
+}
 
 int expected_get_error(int rc) {
     return rc == -EAGAIN || rc == -ENOMEM || rc == -EFAULT || rc == -ENOTSUP || rc == -ENOENT;
