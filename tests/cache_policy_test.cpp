@@ -264,8 +264,8 @@ TEST_F(CachePolicy, BufferAtMappingEdgeWithAlignedBlockPartlyUnmappedIsRegistere
     // pages, the aligned block [block, block + 16 pages) is 3/4 unmapped.
     auto *keep = reinterpret_cast<char *>(block + 12 * page());
     ASSERT_EQ(munmap(m.get(), static_cast<size_t>(keep - m.get())), 0);
-    ASSERT_EQ(munmap(keep + 8 * page(), static_cast<size_t>(m.get() + m.size() - keep) - 8 * page()),
-              0);
+    ASSERT_EQ(
+        munmap(keep + 8 * page(), static_cast<size_t>(m.get() + m.size() - keep) - 8 * page()), 0);
     m.release();
     umn_region *r = nullptr;
     ASSERT_EQ(umn_cache_get(c, keep, 4 * page(), &r), 0);

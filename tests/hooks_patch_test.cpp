@@ -153,6 +153,24 @@ bool patch_munmap_as_another_library(std::string *why) {
     return patched;
 }
 
+// Patches libc's munmap as another library would, then opens a hooks
+// notifier: 0, -ENOTSUP with *why (the test is skipped), or the open's error.
+int open_behind_another_library(umn_notifier **n, std::string *why) {
+    if (!umn::patch::supported(why) || !patch_munmap_as_another_library(why)) return -ENOTSUP;
+    int rc = umn_notifier_open(n, UMN_MONITOR_HOOKS);
+    if (rc == -ENOTSUP) *why = "hooks monitor unavailable here";
+    return rc;
+}
+
+// Whether libc's munmap is chained behind the other library's hook (a
+// registration re-patches it if umn had patched first).
+bool libc_munmap_chained() {
+    bool chained = false;
+    for (const umn::hook_entry &h : umn::hooks_report())
+        if (h.library == "libc" && h.name == "munmap") chained = h.how == "chained";
+    return chained;
+}
+
 // Behind another library's hook the monitor calls that hook and runs again
 // when it returns: the call's result and errno come back unchanged, and the
 // 2 MiB chunks the monitor found mapped are forgotten, so a page unmapped
@@ -160,10 +178,9 @@ bool patch_munmap_as_another_library(std::string *why) {
 // no hook of umn's sees).
 TEST(HooksPatching, ChainedBehindAnotherLibrarysMunmapForgetsMappedChunksAfterTheCall) {
     std::string why;
-    if (!umn::patch::supported(&why) || !patch_munmap_as_another_library(&why)) GTEST_SKIP() << why;
     umn_notifier *n = nullptr;
-    int rc = umn_notifier_open(&n, UMN_MONITOR_HOOKS);
-    if (rc == -ENOTSUP) GTEST_SKIP() << "hooks monitor unavailable here";
+    int rc = open_behind_another_library(&n, &why);
+    if (rc == -ENOTSUP) GTEST_SKIP() << why;
     ASSERT_EQ(rc, 0);
 
     const size_t chunk = 2 << 20;
@@ -175,10 +192,7 @@ TEST(HooksPatching, ChainedBehindAnotherLibrarysMunmapForgetsMappedChunksAfterTh
     EXPECT_EQ(munmap(c + 1, page()), -1);  // unaligned
     EXPECT_EQ(errno, EINVAL);
     ASSERT_EQ(umn_register(n, c, page(), 1), 0);  // re-patches if umn had patched first
-    bool chained = false;
-    for (const umn::hook_entry &h : umn::hooks_report())
-        if (h.library == "libc" && h.name == "munmap") chained = h.how == "chained";
-    EXPECT_TRUE(chained) << "libc's munmap is not chained behind the other hook";
+    EXPECT_TRUE(libc_munmap_chained()) << "libc's munmap is not chained behind the other hook";
     ASSERT_EQ(munmap(c + 3 * page(), page()), 0);
     EXPECT_EQ(umn_register(n, c + 3 * page(), page(), 2), -EFAULT);
     EXPECT_EQ(umn_register(n, c + 4 * page(), page(), 3), 0);
@@ -212,18 +226,14 @@ void let_another_thread_register(void *addr, size_t) {
 TEST(HooksPatching, ChainedBehindAnotherLibrarysMunmapInvalidatesARegistrationMadeDuringTheCall) {
     namespace inside = register_inside;
     std::string why;
-    if (!umn::patch::supported(&why) || !patch_munmap_as_another_library(&why)) GTEST_SKIP() << why;
     umn_notifier *n = nullptr;
-    int rc = umn_notifier_open(&n, UMN_MONITOR_HOOKS);
-    if (rc == -ENOTSUP) GTEST_SKIP() << "hooks monitor unavailable here";
+    int rc = open_behind_another_library(&n, &why);
+    if (rc == -ENOTSUP) GTEST_SKIP() << why;
     ASSERT_EQ(rc, 0);
     umn::test::mapping neighbour(1), target(2);
     ASSERT_TRUE(neighbour.get() && target.get());
     ASSERT_EQ(umn_register(n, neighbour.get(), page(), 1), 0);  // re-patches if umn was first
-    bool chained = false;
-    for (const umn::hook_entry &h : umn::hooks_report())
-        if (h.library == "libc" && h.name == "munmap") chained = h.how == "chained";
-    ASSERT_TRUE(chained) << "libc's munmap is not chained behind the other hook";
+    ASSERT_TRUE(libc_munmap_chained()) << "libc's munmap is not chained behind the other hook";
 
     inside::pages = target.get();
     inside::stage.store(0);
