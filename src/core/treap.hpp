@@ -72,8 +72,7 @@ class treap {
         for (Node *t = root_; t && depth < max_path;) {
             switch (choose(static_cast<const Node *>(t))) {
                 case step::here:
-                    *next = right(t) ? leftmost(right(t)) : after;
-                    *link = merge(left(t), right(t));
+                    *link = unlink(t, after, next);
                     // An ancestor left unchanged leaves those above it so.
                     while (depth > 0 && !Traits::unchanged_without(path[depth - 1], t))
                         Traits::update(path[--depth]);
@@ -204,8 +203,7 @@ class treap {
         switch (choose(t)) {
             case step::here:
                 found = t;
-                *next = right(t) ? leftmost(right(t)) : after;
-                return merge(left(t), right(t));
+                return unlink(t, after, next);
             case step::left:
                 child = &left(t);
                 after = t;
@@ -221,6 +219,14 @@ class treap {
         *child = c;
         if (!Traits::unchanged_without(t, found)) Traits::update(t);
         return t;
+    }
+
+    // Takes t out: returns the subtree that replaces it, and sets *next to
+    // the node that follows t in order (`after`: the node that follows t's
+    // subtree).
+    static Node *unlink(Node *t, Node *after, Node **next) {
+        *next = right(t) ? leftmost(right(t)) : after;
+        return merge(left(t), right(t));
     }
 
     static Node *leftmost(Node *t) {

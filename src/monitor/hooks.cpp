@@ -248,7 +248,14 @@ void chained_before(long nr, const long *args, void *state) {
     call->concerned = before_call(nr, args, &call->c);
 }
 
-// Not run behind libc's syscall(), which is jumped to.
+// Whether a chained entry gets a point after its system call: not libc's
+// syscall(), whose arguments may be on the stack, so the trampoline jumps to
+// the other library's code instead of calling it.
+bool chained_runs_after(long nr) {
+    return nr != patch::any_syscall;
+}
+
+// Not run where !chained_runs_after(nr).
 void chained_after(long nr, const long *, void *state) {
     const auto *call = std::launder(static_cast<chained_call *>(state));
     finish_call(nr, call->c, call->concerned);
@@ -525,7 +532,7 @@ int hooks_monitor::apply(std::vector<patched_entry *> &todo) {
             case patch::mode::chained:
                 e->trampoline =
                     area->add_chained(e->plan, chained_before,
-                                      e->nr == patch::any_syscall ? nullptr : chained_after, e->nr);
+                                      chained_runs_after(e->nr) ? chained_after : nullptr, e->nr);
                 break;
             default:
                 continue;
@@ -593,7 +600,7 @@ void hooks_monitor::publish_jumps() {
     for (const patched_entry &e : entries_) {
         if (!e.written) continue;
         blind_after =
-            blind_after || (e.plan.how == patch::mode::chained && e.nr == patch::any_syscall);
+            blind_after || (e.plan.how == patch::mode::chained && !chained_runs_after(e.nr));
         if (n == max_jumps) continue;
         jump_at_[n].store(e.plan.at, std::memory_order_relaxed);
         jump_to_[n].store(e.trampoline, std::memory_order_relaxed);
